@@ -1,0 +1,220 @@
+// Gateway configuration: option types for createGateway() and the env contract read by main.ts.
+// Every timing is an option so tests can run the same code with short intervals.
+
+export type ScalerType = "QUEUE_DELAY" | "REQUEST_COUNT";
+
+/** Per-endpoint settings (static config, or the `settings` JSON of an endpoint Secret). */
+export interface EndpointSettings {
+  /** default execution timeout for jobs without policy.executionTimeout (ms, default 600000) */
+  executionTimeoutMs?: number;
+  /** default job ttl (ms, default 24 h): a job not finished by then is dropped and /status is 404 */
+  ttlMs?: number;
+  /** KEDA scaler defaults used when the ScaledObject metadata does not carry them */
+  scalerType?: ScalerType;
+  scalerValue?: number;
+  /** per-endpoint rate limit overrides: requests per window */
+  rateLimits?: Partial<RateLimits>;
+}
+
+export interface EndpointConfig extends EndpointSettings {
+  id: string;
+  workerToken: string;
+}
+
+export interface RateLimits {
+  windowMs: number;
+  run: number;
+  runsync: number;
+  status: number;
+  stream: number;
+  cancel: number;
+  purge: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  windowMs: 10_000,
+  run: 1000,
+  runsync: 2000,
+  status: 2000,
+  stream: 2000,
+  cancel: 100,
+  purge: 2,
+};
+
+export interface Timings {
+  /** job-take / job-take-batch long-poll hold before answering 204 (must stay < 90 s) */
+  takeWaitMs: number;
+  /** job-stop long-poll hold before answering 204 (< 90 s) */
+  stopWaitMs: number;
+  /** a running job's lease: extended by pings / progress / stream posts; lapsed => re-queued */
+  leaseMs: number;
+  /** how often expired leases are checked (BullMQ stalled check) */
+  stalledIntervalMs: number;
+  /** how many times a job may lose its worker before it is FAILED */
+  maxStalledCount: number;
+  /** sweep for execution timeouts and ttl expiries */
+  sweepIntervalMs: number;
+  /** results kept after a terminal state: /run jobs, /runsync jobs */
+  retentionRunMs: number;
+  retentionRunsyncMs: number;
+  defaultExecutionTimeoutMs: number;
+  defaultTtlMs: number;
+  /** webhook: attempts in all (1 + retries) and the delay between them */
+  webhookAttempts: number;
+  webhookRetryDelayMs: number;
+  webhookTimeoutMs: number;
+  /** a worker not seen (ping or any worker call) for this long counts as gone in /health */
+  workerGoneMs: number;
+  /** KEDA StreamIsActive re-evaluation period (pushes are also triggered by new jobs) */
+  scalerPushIntervalMs: number;
+}
+
+export const DEFAULT_TIMINGS: Timings = {
+  takeWaitMs: 30_000,
+  stopWaitMs: 30_000,
+  leaseMs: 35_000,
+  stalledIntervalMs: 5_000,
+  maxStalledCount: 3,
+  sweepIntervalMs: 1_000,
+  retentionRunMs: 30 * 60_000,
+  retentionRunsyncMs: 60_000,
+  defaultExecutionTimeoutMs: 600_000,
+  defaultTtlMs: 24 * 3600_000,
+  webhookAttempts: 3,
+  webhookRetryDelayMs: 10_000,
+  webhookTimeoutMs: 10_000,
+  workerGoneMs: 60_000,
+  scalerPushIntervalMs: 1_000,
+};
+
+export interface Limits {
+  runBodyBytes: number;
+  runsyncBodyBytes: number;
+  streamChunkBytes: number;
+  /** job-done body (outputs); RunPod does not document one, 20 MB matches runsync */
+  doneBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  runBodyBytes: 10 * 1024 * 1024,
+  runsyncBodyBytes: 20 * 1024 * 1024,
+  streamChunkBytes: 1024 * 1024,
+  doneBodyBytes: 20 * 1024 * 1024,
+};
+
+export interface GatewayOptions {
+  redisUrl: string;
+  /** HTTP port (0 = random). Default 8080. */
+  port?: number;
+  host?: string;
+  /** KEDA external scaler gRPC port (0 = random, null = disabled). Default 9090. */
+  scalerPort?: number | null;
+  /** client API keys; empty = every client request is 401 */
+  apiKeys: string[];
+  /** static endpoints */
+  endpoints?: EndpointConfig[];
+  /** Kubernetes discovery (in-cluster): namespace watched for labelled Secrets */
+  kubernetes?: { namespace: string; apiUrl?: string; token?: string; caFile?: string };
+  timings?: Partial<Timings>;
+  limits?: Partial<Limits>;
+  rateLimits?: Partial<RateLimits>;
+  /** pino level; "silent" in tests */
+  logLevel?: string;
+  /** Redis key prefix (default "ls") — lets several gateways share one Redis in tests */
+  prefix?: string;
+}
+
+/** Reads the env contract (see docs/gateway.md). Throws with the variable name on bad input. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
+  const fs = require("fs") as typeof import("fs");
+  const int = (name: string, def: number): number => {
+    const v = env[name];
+    if (v === undefined || v === "") return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const discovery = env.LONGSHORE_ENDPOINT_DISCOVERY || (env.LONGSHORE_NAMESPACE && !env.LONGSHORE_ENDPOINTS && !env.LONGSHORE_ENDPOINTS_FILE ? "kubernetes" : "static");
+  if (discovery !== "static" && discovery !== "kubernetes") {
+    throw new Error(`LONGSHORE_ENDPOINT_DISCOVERY must be "static" or "kubernetes", got ${JSON.stringify(discovery)}`);
+  }
+  let endpoints: EndpointConfig[] = [];
+  const raw = env.LONGSHORE_ENDPOINTS_FILE ? fs.readFileSync(env.LONGSHORE_ENDPOINTS_FILE, "utf8") : env.LONGSHORE_ENDPOINTS;
+  if (raw) {
+    const src = env.LONGSHORE_ENDPOINTS_FILE ? "LONGSHORE_ENDPOINTS_FILE" : "LONGSHORE_ENDPOINTS";
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (e) {
+      throw new Error(`${src} is not valid JSON: ${(e as Error).message}`);
+    }
+    endpoints = parseEndpoints(parsed, src);
+  }
+  const timings: Partial<Timings> = {};
+  const t = (name: string, key: keyof Timings) => {
+    if (env[name]) timings[key] = int(name, DEFAULT_TIMINGS[key]);
+  };
+  t("LONGSHORE_TAKE_WAIT_MS", "takeWaitMs");
+  t("LONGSHORE_STOP_WAIT_MS", "stopWaitMs");
+  t("LONGSHORE_LEASE_MS", "leaseMs");
+  t("LONGSHORE_STALLED_INTERVAL_MS", "stalledIntervalMs");
+  t("LONGSHORE_RETENTION_RUN_MS", "retentionRunMs");
+  t("LONGSHORE_RETENTION_RUNSYNC_MS", "retentionRunsyncMs");
+  t("LONGSHORE_WEBHOOK_RETRY_DELAY_MS", "webhookRetryDelayMs");
+  t("LONGSHORE_SWEEP_INTERVAL_MS", "sweepIntervalMs");
+  return {
+    redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
+    port: int("PORT", 8080),
+    host: env.HOST || "0.0.0.0",
+    scalerPort: env.SCALER_PORT === "off" ? null : int("SCALER_PORT", 9090),
+    apiKeys: (env.LONGSHORE_API_KEYS || "").split(",").map((s) => s.trim()).filter(Boolean),
+    endpoints,
+    kubernetes: discovery === "kubernetes" ? { namespace: env.LONGSHORE_NAMESPACE || readServiceAccountNamespace(fs) } : undefined,
+    timings,
+    logLevel: env.LOG_LEVEL || "info",
+    prefix: env.LONGSHORE_REDIS_PREFIX || "ls",
+  };
+}
+
+function readServiceAccountNamespace(fs: typeof import("fs")): string {
+  try {
+    return fs.readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim();
+  } catch {
+    throw new Error("LONGSHORE_ENDPOINT_DISCOVERY=kubernetes needs LONGSHORE_NAMESPACE (or an in-cluster service account)");
+  }
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+export function parseEndpoints(v: unknown, src: string): EndpointConfig[] {
+  if (!Array.isArray(v)) throw new Error(`${src} must be a JSON array of {"id","workerToken",...settings}`);
+  const seen = new Set<string>();
+  return v.map((e, i) => {
+    if (!e || typeof e !== "object") throw new Error(`${src}[${i}] must be an object`);
+    const o = e as Record<string, unknown>;
+    if (typeof o.id !== "string" || !ID_RE.test(o.id)) throw new Error(`${src}[${i}].id must match ${ID_RE}`);
+    if (typeof o.workerToken !== "string" || o.workerToken.length < 8) throw new Error(`${src}[${i}].workerToken must be a string of at least 8 characters`);
+    if (seen.has(o.id)) throw new Error(`${src}[${i}].id ${o.id} is duplicated`);
+    seen.add(o.id);
+    return { ...validateSettings(o, `${src}[${i}]`), id: o.id, workerToken: o.workerToken };
+  });
+}
+
+export function validateSettings(o: Record<string, unknown>, where: string): EndpointSettings {
+  const out: EndpointSettings = {};
+  const posInt = (k: "executionTimeoutMs" | "ttlMs" | "scalerValue") => {
+    if (o[k] === undefined) return;
+    const n = o[k];
+    if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new Error(`${where}.${k} must be a positive integer`);
+    out[k] = n;
+  };
+  posInt("executionTimeoutMs");
+  posInt("ttlMs");
+  posInt("scalerValue");
+  if (o.scalerType !== undefined) {
+    if (o.scalerType !== "QUEUE_DELAY" && o.scalerType !== "REQUEST_COUNT") throw new Error(`${where}.scalerType must be QUEUE_DELAY or REQUEST_COUNT`);
+    out.scalerType = o.scalerType;
+  }
+  if (o.rateLimits !== undefined) out.rateLimits = o.rateLimits as Partial<RateLimits>;
+  return out;
+}

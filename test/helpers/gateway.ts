@@ -1,0 +1,195 @@
+// Starts the Longshore gateway for tests, in-process (createGateway) or as a child process running
+// gateway/src/main.ts through ts-node (for SIGKILL/restart fault tests). Also builds the RUNPOD_* env
+// a worker (Python runpod.serverless.start or the TS worker SDK) needs to talk to it.
+import { spawn, ChildProcess } from "child_process";
+import * as path from "path";
+import type { EndpointConfig, GatewayOptions, Timings } from "../../gateway/src/config";
+import { freePort } from "./redis";
+
+export interface TestGateway {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** url + "/v2" — what runpodSdk({ baseUrl }) and RUNPOD_ENDPOINT_BASE_URL take */
+  baseUrl: string;
+  /** 127.0.0.1:<scalerPort> (KEDA external scaler gRPC) */
+  scalerAddress: string;
+  apiKey: string;
+  endpoints: EndpointConfig[];
+  close(): Promise<void>;
+  /** child mode only: send a signal and wait for exit */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** child mode only: start again on the same ports */
+  restart(): Promise<void>;
+  /** child mode: collected stdout+stderr */
+  logs(): string;
+}
+
+export interface StartGatewayOptions {
+  redisUrl: string;
+  /** default "inprocess" */
+  mode?: "inprocess" | "child";
+  /** default [{ id: "ep", workerToken: "worker-token-ep" }] */
+  endpoints?: EndpointConfig[];
+  /** default "test-api-key" */
+  apiKey?: string;
+  /** short test timings by default (see TEST_TIMINGS) */
+  timings?: Partial<Timings>;
+  /** extra createGateway options (in-process) */
+  options?: Partial<GatewayOptions>;
+  /** extra env (child mode) */
+  env?: Record<string, string>;
+  /** Redis key prefix; default a random one so suites sharing a Redis do not see each other */
+  prefix?: string;
+}
+
+/** Short timings so tests finish fast; the same code paths as production. */
+export const TEST_TIMINGS: Partial<Timings> = {
+  takeWaitMs: 2_000,
+  stopWaitMs: 2_000,
+  leaseMs: 3_000,
+  stalledIntervalMs: 500,
+  sweepIntervalMs: 200,
+  webhookRetryDelayMs: 300,
+  workerGoneMs: 5_000,
+  scalerPushIntervalMs: 200,
+};
+
+export const DEFAULT_TEST_ENDPOINT: EndpointConfig = { id: "ep", workerToken: "worker-token-ep" };
+
+export async function startGateway(opts: StartGatewayOptions): Promise<TestGateway> {
+  const endpoints = opts.endpoints ?? [DEFAULT_TEST_ENDPOINT];
+  const apiKey = opts.apiKey ?? "test-api-key";
+  const timings = { ...TEST_TIMINGS, ...(opts.timings ?? {}) };
+  const prefix = opts.prefix ?? `t${Math.random().toString(36).slice(2, 8)}`;
+
+  if ((opts.mode ?? "inprocess") === "inprocess") {
+    // required lazily so helpers that only need workerEnv() do not load the gateway
+    const { createGateway } = require("../../gateway/src/index") as typeof import("../../gateway/src/index");
+    const gw = await createGateway({
+      redisUrl: opts.redisUrl,
+      port: 0,
+      host: "127.0.0.1",
+      scalerPort: 0,
+      apiKeys: [apiKey],
+      endpoints,
+      timings,
+      logLevel: process.env.LONGSHORE_TEST_LOG_LEVEL || "silent",
+      prefix,
+      ...(opts.options ?? {}),
+    });
+    return {
+      url: gw.url,
+      baseUrl: gw.url + "/v2",
+      scalerAddress: gw.scalerAddress,
+      apiKey,
+      endpoints,
+      close: () => gw.close(),
+      kill: async () => {
+        throw new Error("kill() needs mode: 'child'");
+      },
+      restart: async () => {
+        throw new Error("restart() needs mode: 'child'");
+      },
+      logs: () => "",
+    };
+  }
+
+  const port = await freePort();
+  const scalerPort = await freePort();
+  const root = path.resolve(__dirname, "../..");
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    SCALER_PORT: String(scalerPort),
+    REDIS_URL: opts.redisUrl,
+    LONGSHORE_API_KEYS: apiKey,
+    LONGSHORE_ENDPOINTS: JSON.stringify(endpoints),
+    LONGSHORE_ENDPOINT_DISCOVERY: "static",
+    LONGSHORE_REDIS_PREFIX: prefix,
+    LOG_LEVEL: process.env.LONGSHORE_TEST_LOG_LEVEL || "warn",
+    LONGSHORE_TAKE_WAIT_MS: String(timings.takeWaitMs),
+    LONGSHORE_STOP_WAIT_MS: String(timings.stopWaitMs),
+    LONGSHORE_LEASE_MS: String(timings.leaseMs),
+    LONGSHORE_STALLED_INTERVAL_MS: String(timings.stalledIntervalMs),
+    LONGSHORE_SWEEP_INTERVAL_MS: String(timings.sweepIntervalMs),
+    LONGSHORE_WEBHOOK_RETRY_DELAY_MS: String(timings.webhookRetryDelayMs),
+    TS_NODE_TRANSPILE_ONLY: "true",
+    ...(opts.env ?? {}),
+  };
+  let child: ChildProcess | undefined;
+  let out = "";
+  let exited: Promise<void> = Promise.resolve();
+  const url = `http://127.0.0.1:${port}`;
+
+  const launch = async () => {
+    const c = spawn(process.execPath, ["-r", "ts-node/register", path.join(root, "gateway/src/main.ts")], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = c;
+    c.stdout!.on("data", (d) => (out += d.toString()));
+    c.stderr!.on("data", (d) => (out += d.toString()));
+    exited = new Promise((resolve) => c.once("exit", () => resolve()));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (c.exitCode !== null || c.signalCode !== null) break;
+      try {
+        const r = await fetch(url + "/readyz");
+        if (r.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    c.kill("SIGKILL");
+    throw new Error(`gateway child did not become ready: ${out.slice(-3000)}`);
+  };
+  await launch();
+
+  const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      await exited;
+    }
+  };
+  return {
+    url,
+    baseUrl: url + "/v2",
+    scalerAddress: `127.0.0.1:${scalerPort}`,
+    apiKey,
+    endpoints,
+    close: () => kill("SIGTERM"),
+    kill,
+    restart: async () => {
+      await kill("SIGKILL");
+      await launch();
+    },
+    logs: () => out,
+  };
+}
+
+/**
+ * The worker env contract (runpod-compat.md): what ServerlessEndpoint injects into worker pods.
+ * `gatewayUrl` is the gateway base URL without /v2.
+ */
+export function workerEnv(
+  gatewayUrl: string,
+  endpoint: EndpointConfig,
+  workerId: string,
+  opts: { pingIntervalMs?: number } = {},
+): Record<string, string> {
+  const b = `${gatewayUrl}/v2/${endpoint.id}`;
+  return {
+    RUNPOD_WEBHOOK_GET_JOB: `${b}/job-take/$ID?`,
+    RUNPOD_WEBHOOK_POST_OUTPUT: `${b}/job-done/$RUNPOD_POD_ID/$ID?`,
+    RUNPOD_WEBHOOK_POST_STREAM: `${b}/job-stream/$RUNPOD_POD_ID/$ID?`,
+    RUNPOD_WEBHOOK_PING: `${b}/ping/$RUNPOD_POD_ID`,
+    RUNPOD_POD_ID: workerId,
+    RUNPOD_AI_API_KEY: endpoint.workerToken,
+    RUNPOD_PING_INTERVAL: String(opts.pingIntervalMs ?? 1000),
+    RUNPOD_ENDPOINT_ID: endpoint.id,
+    RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
+  };
+}
