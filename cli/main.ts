@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `longshore` command line. Today one command:
+ *
+ *   longshore test [--file F] --endpoint-url B/v2/ep --api-key K [--timeout S]
+ *   longshore test [--file F] --local (--command "<cmd>" | --image <ref>) [--timeout S]
+ *
+ * Exit codes: 0 every test passed; 1 a test failed (mismatch, FAILED, timeout…); 2 bad usage or tests file.
+ */
+import { parseArgs } from "util";
+import * as path from "path";
+import { findTestsFile, loadTests, TestsFileError } from "./testsFile";
+import { formatTable, runTests } from "./runner";
+
+const USAGE = `Usage:
+  longshore test [options]
+
+Runs a RunPod-style tests file (.github/tests.json or .runpod/tests.json) against an endpoint:
+each input is submitted with /run, /status is polled to a terminal status and the output is
+compared with the expected one ("output" / "expectedOutput"), then a table is printed.
+
+Options:
+  --file <path>          tests file (default: .github/tests.json, else .runpod/tests.json)
+  --endpoint-url <url>   endpoint base, e.g. http://gateway:8080/v2/my-endpoint  (env LONGSHORE_ENDPOINT_URL)
+  --api-key <key>        API key for the endpoint                           (env LONGSHORE_API_KEY, RUNPOD_API_KEY)
+  --timeout <seconds>    per-test timeout (default 300; a hub test's own "timeout" in ms wins)
+  --local                run the worker here against a private gateway + Redis (no cluster)
+  --command "<cmd>"      with --local: the worker command, e.g. "python -u src/handler.py"
+  --image <ref>          with --local: a worker image, run with 'docker run' (needs a Docker engine)
+  --cwd <dir>            with --local --command: the worker's working directory (default: current)
+  --env KEY=VALUE        with --local: extra worker environment (repeatable)
+  -h, --help             this help
+
+Exit status: 0 all tests passed, 1 some test failed, 2 usage or tests-file error.`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        file: { type: "string", short: "f" },
+        "endpoint-url": { type: "string" },
+        "api-key": { type: "string" },
+        timeout: { type: "string" },
+        local: { type: "boolean" },
+        command: { type: "string" },
+        image: { type: "string" },
+        cwd: { type: "string" },
+        env: { type: "string", multiple: true },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e: any) {
+    err.write(`longshore: ${e.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    (values.help ? out : err).write(USAGE + "\n");
+    return values.help ? 0 : 2;
+  }
+  if (positionals[0] !== "test" || positionals.length > 1) {
+    err.write(`longshore: unknown command '${positionals.join(" ")}'\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  try {
+    const timeoutS = values.timeout === undefined ? 300 : Number(values.timeout);
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+    const file = findTestsFile(process.cwd(), values.file);
+    const suite = loadTests(file);
+    out.write(`longshore test: ${suite.tests.length} test(s) from ${path.relative(process.cwd(), file) || file} (${suite.format} format)\n`);
+
+    if (values.local) {
+      if (!!values.command === !!values.image) throw new UsageError("--local needs exactly one of --command \"<cmd>\" or --image <ref>");
+      const extraEnv: Record<string, string> = {};
+      for (const kv of values.env ?? []) {
+        const i = kv.indexOf("=");
+        if (i <= 0) throw new UsageError(`--env expects KEY=VALUE, got '${kv}'`);
+        extraEnv[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      const { runLocal } = await import("./local");
+      const results = await runLocal({ tests: suite.tests, timeoutS, command: values.command, image: values.image, cwd: values.cwd, env: extraEnv, out, err });
+      out.write("\n" + formatTable(results));
+      return results.every((r) => r.verdict === "PASS") ? 0 : 1;
+    }
+
+    const endpointUrl = values["endpoint-url"] ?? process.env.LONGSHORE_ENDPOINT_URL;
+    const apiKey = values["api-key"] ?? process.env.LONGSHORE_API_KEY ?? process.env.RUNPOD_API_KEY;
+    if (!endpointUrl) throw new UsageError("--endpoint-url is required (e.g. http://gateway:8080/v2/my-endpoint), or use --local");
+    if (!/^https?:\/\/[^/]+\/.+/.test(endpointUrl)) throw new UsageError(`--endpoint-url must be an http(s) URL ending in /v2/<endpoint-id>, got '${endpointUrl}'`);
+    if (!apiKey) throw new UsageError("--api-key is required (or set LONGSHORE_API_KEY)");
+
+    const results = await runTests({ endpointUrl, apiKey, tests: suite.tests, timeoutS, out });
+    out.write("\n" + formatTable(results));
+    return results.every((r) => r.verdict === "PASS") ? 0 : 1;
+  } catch (e: any) {
+    if (e instanceof UsageError || e instanceof TestsFileError) {
+      err.write(`longshore: ${e.message}\n`);
+      return 2;
+    }
+    err.write(`longshore: ${e?.stack ?? e}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`longshore: ${e?.stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}
