@@ -1,0 +1,206 @@
+// Keda: installs KEDA (CRDs, operator, metrics API server, admission webhooks) at a pinned version, from
+// rendered manifests on local disk (default) or a Helm chart (local path or repository). Every image is
+// overridable so air-gapped clusters work.
+//
+// Why local manifests are the default: a chart from a repository is fetched during `pulumi preview`, and the
+// rule is that a preview needs no network beyond what providers do. KEDA's own release manifest
+// (`keda-<version>.yaml`) or `scripts/render-keda.sh` (kustomize build of the `config/` that ships in KEDA's
+// Go module, from the Go module proxy) give the file; the component reads and parses it locally, rewrites the
+// images, and registers each object with `k8s.yaml.ConfigGroup`.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import * as yaml from "js-yaml";
+import { Validator, nonEmptyString, oneOf } from "./validate";
+import { parseImageRef, pinnedImage } from "./imageRef";
+
+export const DEFAULT_KEDA_VERSION = "2.16.1";
+export const KEDA_NAMESPACE = "keda";
+
+export interface KedaImages {
+    /** Operator image. Default ghcr.io/kedacore/keda:<version>. */
+    operator?: string;
+    /** Metrics API server image. Default ghcr.io/kedacore/keda-metrics-apiserver:<version>. */
+    metricsApiServer?: string;
+    /** Admission webhooks image. Default ghcr.io/kedacore/keda-admission-webhooks:<version>. */
+    webhooks?: string;
+}
+
+export interface KedaManifestSource {
+    /** A YAML file, or a directory whose *.yaml / *.yml files are read in name order. */
+    manifests: string;
+}
+
+export interface KedaChartSource {
+    chart: {
+        /** Local chart directory or .tgz (no network). */
+        path?: string;
+        /** Or a chart repository URL (fetched during preview) with chart name "keda". */
+        repo?: string;
+        name?: string;
+        /** Helm values merged under the image overrides. */
+        values?: pulumi.Inputs;
+    };
+}
+
+export interface KedaArgs {
+    /** KEDA version (used for default image tags, the default manifest path and the chart version). Default 2.16.1. */
+    version?: string;
+    /**
+     * Where KEDA comes from. Default: `{ manifests: $LONGSHORE_KEDA_MANIFESTS }` or
+     * `$LONGSHORE_CACHE/keda-<version>/keda.yaml` (written by scripts/render-keda.sh).
+     */
+    source?: KedaManifestSource | KedaChartSource;
+    images?: KedaImages;
+    /** Install the admission webhooks (default true). */
+    webhooks?: boolean;
+    /** imagePullPolicy for every KEDA container. Default IfNotPresent (KEDA's manifests say Always). */
+    imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+}
+
+/** The manifest path used when no source is given. */
+export function defaultKedaManifestPath(version: string = DEFAULT_KEDA_VERSION): string {
+    if (process.env.LONGSHORE_KEDA_MANIFESTS) return process.env.LONGSHORE_KEDA_MANIFESTS;
+    const cache = process.env.LONGSHORE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "longshore");
+    return path.join(cache, `keda-${version}`, "keda.yaml");
+}
+
+/** Reads every YAML document from a file or a directory (sorted by name). */
+export function readManifests(p: string): any[] {
+    const stat = fs.statSync(p);
+    const files = stat.isDirectory()
+        ? fs.readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(p, f))
+        : [p];
+    const docs: any[] = [];
+    for (const f of files) {
+        for (const d of yaml.loadAll(fs.readFileSync(f, "utf8"))) {
+            if (d && typeof d === "object") {
+                if ((d as any).kind === "List" && Array.isArray((d as any).items)) docs.push(...(d as any).items);
+                else docs.push(d);
+            }
+        }
+    }
+    return docs;
+}
+
+type ImageRole = "operator" | "metricsApiServer" | "webhooks";
+
+/** Which KEDA image a container runs, from its image repository name. */
+export function kedaImageRole(image: string): ImageRole | undefined {
+    const repo = image.split("@")[0].replace(/:[^/:]*$/, "");
+    const last = repo.split("/").pop();
+    if (last === "keda") return "operator";
+    if (last === "keda-metrics-apiserver") return "metricsApiServer";
+    if (last === "keda-admission-webhooks") return "webhooks";
+    return undefined;
+}
+
+const WEBHOOK_OBJECTS = new Set(["Deployment/keda-admission", "Service/keda-admission-webhooks", "ValidatingWebhookConfiguration/keda-admission"]);
+
+export class Keda extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly version: pulumi.Output<string>;
+    /** The images deployed (after overrides). */
+    public readonly images: pulumi.Output<Required<KedaImages>>;
+    /** Number of Kubernetes objects installed (manifest source). */
+    public readonly objectCount: pulumi.Output<number>;
+
+    constructor(name: string, args: KedaArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("longshore:index:Keda", name, {}, opts);
+        const v = new Validator("Keda", name);
+        const version = args.version ?? DEFAULT_KEDA_VERSION;
+        if (!/^\d+\.\d+\.\d+$/.test(version)) v.fail("version", `(${JSON.stringify(version)}) must be a KEDA release version such as ${DEFAULT_KEDA_VERSION}`);
+        const pullPolicy = args.imagePullPolicy ?? "IfNotPresent";
+        const badPolicy = oneOf(["Always", "IfNotPresent", "Never"])(pullPolicy);
+        if (badPolicy) v.fail("imagePullPolicy", `(${JSON.stringify(pullPolicy)}) ${badPolicy}`);
+        const images: Required<KedaImages> = {
+            operator: args.images?.operator ?? `ghcr.io/kedacore/keda:${version}`,
+            metricsApiServer: args.images?.metricsApiServer ?? `ghcr.io/kedacore/keda-metrics-apiserver:${version}`,
+            webhooks: args.images?.webhooks ?? `ghcr.io/kedacore/keda-admission-webhooks:${version}`,
+        };
+        for (const [k, img] of Object.entries(images)) {
+            const broken = pinnedImage(img);
+            if (broken) v.fail(`images.${k}`, `(${JSON.stringify(img)}) ${broken}`);
+        }
+        const webhooks = args.webhooks ?? true;
+        const source = args.source ?? { manifests: defaultKedaManifestPath(version) };
+        let count = 0;
+
+        if ("manifests" in source) {
+            const p = source.manifests;
+            const broken = nonEmptyString(p);
+            if (broken) v.fail("source.manifests", broken);
+            if (!fs.existsSync(p)) {
+                v.fail("source.manifests", `(${JSON.stringify(p)}) does not exist: run \`scripts/render-keda.sh ${version}\`, download KEDA's keda-${version}.yaml, or give source.chart`);
+            }
+            let docs: any[] = [];
+            try {
+                docs = readManifests(p);
+            } catch (e) {
+                v.fail("source.manifests", `(${JSON.stringify(p)}) could not be read as Kubernetes YAML: ${(e as Error).message}`);
+            }
+            if (!docs.some((d) => d.kind === "CustomResourceDefinition" && d.metadata?.name === "scaledobjects.keda.sh")) {
+                v.fail("source.manifests", `(${JSON.stringify(p)}) does not contain KEDA (no scaledobjects.keda.sh CustomResourceDefinition)`);
+            }
+            const objs = docs
+                .filter((d) => webhooks || !WEBHOOK_OBJECTS.has(`${d.kind}/${d.metadata?.name}`))
+                .map((d) => rewriteImages(d, images, pullPolicy));
+            count = objs.length;
+            new k8s.yaml.ConfigGroup(`${name}`, { objs }, { parent: this });
+        } else {
+            const c = source.chart ?? {};
+            if ((c.path === undefined) === (c.repo === undefined)) v.fail("source.chart", "needs exactly one of path (local chart) or repo (chart repository URL)");
+            const values = pulumi.output(c.values ?? {}).apply((vals) => deepMerge(vals, {
+                image: {
+                    keda: chartImage(images.operator),
+                    metricsApiServer: chartImage(images.metricsApiServer),
+                    webhooks: chartImage(images.webhooks),
+                    pullPolicy,
+                },
+                webhooks: { enabled: webhooks },
+            }));
+            new k8s.helm.v4.Chart(`${name}`, {
+                chart: c.path ?? c.name ?? "keda",
+                version: c.path ? undefined : version,
+                repositoryOpts: c.repo ? { repo: c.repo } : undefined,
+                namespace: KEDA_NAMESPACE,
+                values,
+            }, { parent: this });
+        }
+
+        this.namespace = pulumi.output(KEDA_NAMESPACE);
+        this.version = pulumi.output(version);
+        this.images = pulumi.output(images);
+        this.objectCount = pulumi.output(count);
+        this.registerOutputs({ namespace: this.namespace, version: this.version, images: this.images });
+    }
+}
+
+function rewriteImages(obj: any, images: Required<KedaImages>, pullPolicy: string): any {
+    const o = JSON.parse(JSON.stringify(obj));
+    const podSpec = o.kind === "Deployment" ? o.spec?.template?.spec : undefined;
+    if (podSpec) {
+        for (const c of [...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])]) {
+            const role = typeof c.image === "string" ? kedaImageRole(c.image) : undefined;
+            if (role) c.image = images[role];
+            c.imagePullPolicy = pullPolicy;
+        }
+    }
+    return o;
+}
+
+function chartImage(ref: string): { registry: string; repository: string; tag: string } {
+    const p = parseImageRef(ref);
+    return { registry: p.registry, repository: p.repository, tag: p.digest ? `${p.tag ?? ""}@${p.digest}`.replace(/^@/, "") : (p.tag as string) };
+}
+
+function deepMerge(a: any, b: any): any {
+    if (!a || typeof a !== "object" || Array.isArray(a)) return b;
+    const out: any = { ...a };
+    for (const [k, val] of Object.entries(b)) {
+        out[k] = val && typeof val === "object" && !Array.isArray(val) ? deepMerge(a[k], val) : val;
+    }
+    return out;
+}

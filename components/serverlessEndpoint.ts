@@ -1,0 +1,446 @@
+// ServerlessEndpoint: one RunPod-style endpoint — GPU worker Deployment (image by digest) that scales from
+// zero on the gateway's queue through a KEDA ScaledObject (external-push trigger served by the gateway), plus
+// the endpoint Secret the gateway discovers it by.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import {
+    Validator, dnsLabel, nonNegativeInteger, positiveInteger, oneOf, atMost, quantity, envName, labelValue,
+    nonEmptyString, httpUrl, hostPort, each, uniqueArray, isPlain,
+} from "./validate";
+import { digestRef } from "./imageRef";
+import { RandomToken } from "./randomToken";
+import { PlatformRef } from "./serverlessPlatform";
+
+export type ScalerType = "QUEUE_DELAY" | "REQUEST_COUNT";
+export const SCALER_TYPES: readonly ScalerType[] = ["QUEUE_DELAY", "REQUEST_COUNT"];
+/** RunPod's defaults: QUEUE_DELAY 4 s; REQUEST_COUNT 1 request per worker. */
+export const DEFAULT_SCALER_VALUE: Record<ScalerType, number> = { QUEUE_DELAY: 4, REQUEST_COUNT: 1 };
+/** Seconds added to the execution timeout for the drain grace period (SDK shutdown + final result post). */
+export const DRAIN_MARGIN_SECONDS = 30;
+export const GPU_RESOURCE = "nvidia.com/gpu";
+export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
+/** Where RunPod mounts a network volume; workers written for RunPod look there. */
+export const DEFAULT_VOLUME_MOUNT = "/runpod-volume";
+/** Env vars ServerlessEndpoint sets itself (RunPod worker contract); user env may not override them. */
+export const RESERVED_WORKER_ENV = [
+    "RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT", "RUNPOD_WEBHOOK_POST_STREAM", "RUNPOD_WEBHOOK_PING",
+    "RUNPOD_POD_ID", "RUNPOD_AI_API_KEY", "RUNPOD_PING_INTERVAL", "RUNPOD_ENDPOINT_ID", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS",
+];
+
+export interface EndpointResources {
+    /** CPU request, e.g. "2". */
+    cpu?: pulumi.Input<string>;
+    /** Memory request (and limit unless memoryLimit is given), e.g. "16Gi". */
+    memory?: pulumi.Input<string>;
+    cpuLimit?: pulumi.Input<string>;
+    memoryLimit?: pulumi.Input<string>;
+}
+
+export interface EndpointVolume {
+    /** Use an existing PersistentVolumeClaim (e.g. a ReadWriteMany EFS/NFS claim shared by all workers). */
+    claimName?: pulumi.Input<string>;
+    /** Or create a claim of this size. */
+    size?: pulumi.Input<string>;
+    storageClassName?: pulumi.Input<string>;
+    /** Access modes of a created claim. Default ["ReadWriteMany"] (a network volume shared by workers). */
+    accessModes?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Mount path. Default /runpod-volume (RunPod's network volume path). */
+    mountPath?: pulumi.Input<string>;
+    readOnly?: pulumi.Input<boolean>;
+}
+
+export interface ServerlessEndpointArgs {
+    /** The control plane: a ServerlessPlatform, or its outputs { namespace, gatewayUrl, scalerAddress }. */
+    platform: PlatformRef;
+    /** Endpoint id used in URLs (/v2/<id>/run). DNS label, at most 40 chars. Default: the resource name. */
+    endpointId?: pulumi.Input<string>;
+    /** Worker image pinned by digest (repo@sha256:…), e.g. a WorkerImage's `ref`. A tag is refused. */
+    image: pulumi.Input<string>;
+    /** Namespace of the workers. Default: the platform namespace. */
+    namespace?: pulumi.Input<string>;
+    /** Always-on workers (RunPod "active workers"). Default 0 (scale from zero). */
+    minWorkers?: pulumi.Input<number>;
+    /** Upper bound of workers. Default 3. */
+    maxWorkers?: pulumi.Input<number>;
+    /** Seconds a worker stays after the queue empties (KEDA cooldownPeriod + HPA scale-down window). Default 5. */
+    idleTimeoutSeconds?: pulumi.Input<number>;
+    /** Maximum seconds one job may run. Default 600. Drives the drain grace period. */
+    executionTimeoutSeconds?: pulumi.Input<number>;
+    /** Pod termination grace; must be >= executionTimeoutSeconds. Default executionTimeoutSeconds + 30. */
+    terminationGracePeriodSeconds?: pulumi.Input<number>;
+    /** RunPod scaler: QUEUE_DELAY (seconds a job may wait) or REQUEST_COUNT (jobs per worker). Default QUEUE_DELAY. */
+    scalerType?: pulumi.Input<ScalerType>;
+    /** Scaler value: seconds for QUEUE_DELAY (default 4), jobs per worker for REQUEST_COUNT (default 1). */
+    scalerValue?: pulumi.Input<number>;
+    /** KEDA pollingInterval in seconds. Default 10 (activation from zero is pushed, not polled). */
+    pollingIntervalSeconds?: pulumi.Input<number>;
+    /** GPUs per worker (nvidia.com/gpu). Default 1. */
+    gpuCount?: pulumi.Input<number>;
+    /**
+     * Allowed GPU types in order of preference, as `nvidia.com/gpu.product` label values (spaces become '-',
+     * so RunPod names like "NVIDIA H100 80GB HBM3" work). Workers only land on these; earlier ones are preferred.
+     */
+    gpuTypes?: pulumi.Input<pulumi.Input<string>[]>;
+    /** CPU-only workers: no GPU request, toleration or GPU affinity. Default false. */
+    cpuOnly?: boolean;
+    resources?: EndpointResources;
+    /** Container disk (ephemeral-storage request and limit), e.g. "20Gi". */
+    containerDisk?: pulumi.Input<string>;
+    /** Plain environment variables. Secret values are refused here: use secretEnv. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Secret environment variables: stored in a Kubernetes Secret and referenced with secretKeyRef. */
+    secretEnv?: Record<string, pulumi.Input<string>>;
+    /** Optional network volume. */
+    volume?: EndpointVolume;
+    /** Worker token (a Pulumi secret). Default: a random 256-bit token generated once and kept in state. */
+    workerToken?: pulumi.Input<string>;
+    /** Worker heartbeat interval (RUNPOD_PING_INTERVAL), ms. Default 10000. */
+    pingIntervalMs?: pulumi.Input<number>;
+    imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Extra node selector labels. */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Extra tolerations (the nvidia.com/gpu NoSchedule toleration is always added for GPU workers). */
+    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
+    /** Extra labels on the Deployment and its pods. */
+    labels?: Record<string, string>;
+}
+
+/** Normalises a GPU type name to its nvidia.com/gpu.product label value. */
+export function gpuProductLabel(t: string): string {
+    return t.trim().replace(/\s+/g, "-");
+}
+
+/** Preference weights (1..100) for an ordered list: first = 100, strictly decreasing, last >= 1. */
+export function preferenceWeights(n: number): number[] {
+    if (n <= 0) return [];
+    if (n === 1) return [100];
+    return Array.from({ length: n }, (_, i) => Math.max(1, Math.round(100 - (i * 99) / (n - 1))));
+}
+
+export class ServerlessEndpoint extends pulumi.ComponentResource {
+    public readonly endpointId: pulumi.Output<string>;
+    /** `<gatewayUrl>/v2/<endpointId>` — base of /run, /runsync, /status… */
+    public readonly jobUrl: pulumi.Output<string>;
+    public readonly namespace: pulumi.Output<string>;
+    public readonly deploymentName: pulumi.Output<string>;
+    public readonly scaledObjectName: pulumi.Output<string>;
+    public readonly secretName: pulumi.Output<string>;
+    public readonly deployment: k8s.apps.v1.Deployment;
+    public readonly scaledObject: k8s.apiextensions.CustomResource;
+    public readonly endpointSecret: k8s.core.v1.Secret;
+
+    constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("longshore:index:ServerlessEndpoint", name, {}, opts);
+        const v = new Validator("ServerlessEndpoint", name);
+        if (!args) v.fail("args", "are required (platform, image)");
+        if (!args.platform) v.fail("platform", "is required: a ServerlessPlatform or { namespace, gatewayUrl, scalerAddress }");
+        if (args.image === undefined) v.fail("image", "is required: a digest-pinned reference (repo@sha256:…), e.g. a WorkerImage's `ref`");
+
+        const endpointId = v.check("endpointId", args.endpointId, [dnsLabel(40)], name);
+        const image = v.check("image", args.image, [digestRef]);
+        const platformNs = v.check("platform.namespace", args.platform.namespace, [dnsLabel(63)]);
+        const gatewayUrl = v.check("platform.gatewayUrl", args.platform.gatewayUrl, [httpUrl]);
+        const scalerAddress = v.check("platform.scalerAddress", args.platform.scalerAddress, [hostPort]);
+        const namespace = args.namespace !== undefined ? v.check("namespace", args.namespace, [dnsLabel(63)]) : platformNs;
+
+        const minWorkers = v.check("minWorkers", args.minWorkers, [nonNegativeInteger], 0);
+        const maxWorkers = v.check("maxWorkers", args.maxWorkers, [positiveInteger], 3);
+        v.relate<[number | undefined, number | undefined]>([args.minWorkers, args.maxWorkers], (mn, mx) => {
+            const min = mn ?? 0;
+            const max = mx ?? 3;
+            return typeof min === "number" && typeof max === "number" && max < min ? ["maxWorkers", `(${max}) must be >= minWorkers (${min})`] : undefined;
+        });
+        const minMax = pulumi.all([minWorkers, maxWorkers]).apply(([mn, mx]) => {
+            if (mx < mn) v.fail("maxWorkers", `(${mx}) must be >= minWorkers (${mn})`);
+            return [mn, mx] as const;
+        });
+        // HPA's stabilizationWindowSeconds is capped at 3600 by Kubernetes.
+        const idleTimeout = v.check("idleTimeoutSeconds", args.idleTimeoutSeconds, [nonNegativeInteger, atMost(3600)], 5);
+        const executionTimeout = v.check("executionTimeoutSeconds", args.executionTimeoutSeconds, [positiveInteger], 600);
+        const scalerType = v.check<ScalerType>("scalerType", args.scalerType, [oneOf(SCALER_TYPES)], "QUEUE_DELAY");
+        const scalerValue = pulumi.all([scalerType, v.check<number | undefined>("scalerValue", args.scalerValue, [(x) => (x === undefined ? undefined : positiveInteger(x))])])
+            .apply(([t, val]) => val ?? DEFAULT_SCALER_VALUE[t]);
+        const pollingInterval = v.check("pollingIntervalSeconds", args.pollingIntervalSeconds, [positiveInteger], 10);
+        const pingInterval = v.check("pingIntervalMs", args.pingIntervalMs, [positiveInteger, (x) => (typeof x === "number" && x < 1000 ? "must be >= 1000" : undefined)], 10000);
+        const graceRelation = (g: number | undefined, e: number | undefined): [string, string] | undefined => {
+            const exec = e ?? 600;
+            if (g === undefined) return undefined;
+            if (typeof g !== "number" || !Number.isInteger(g) || g < 0) return ["terminationGracePeriodSeconds", `(${g}) must be a non-negative integer`];
+            return g < exec ? ["terminationGracePeriodSeconds", `(${g}) must be >= executionTimeoutSeconds (${exec}) so busy workers can finish their job when scaled in`] : undefined;
+        };
+        v.relate<[number | undefined, number | undefined]>([args.terminationGracePeriodSeconds, args.executionTimeoutSeconds], graceRelation);
+        const grace = pulumi.all([args.terminationGracePeriodSeconds, executionTimeout]).apply(([g, e]) => {
+            const broken = graceRelation(g, e);
+            if (broken) v.fail(broken[0], broken[1]);
+            return g ?? e + DRAIN_MARGIN_SECONDS;
+        });
+
+        // GPU
+        const cpuOnly = args.cpuOnly ?? false;
+        if (cpuOnly && args.gpuCount !== undefined) v.fail("gpuCount", "cannot be set with cpuOnly: true");
+        if (cpuOnly && args.gpuTypes !== undefined) v.fail("gpuTypes", "cannot be set with cpuOnly: true");
+        const gpuCount = v.check("gpuCount", args.gpuCount, [positiveInteger], 1);
+        const gpuTypes = v.check<string[]>("gpuTypes", args.gpuTypes as any, [
+            (x) => (Array.isArray(x) ? undefined : "must be a list of GPU types"),
+            each(nonEmptyString),
+            (x) => each(labelValue)((x as string[]).map(gpuProductLabel)),
+            (x) => uniqueArray()((x as string[]).map(gpuProductLabel)),
+        ], []).apply((ts) => ts.map(gpuProductLabel));
+
+        // resources
+        const res = args.resources ?? {};
+        const q = (arg: string, val: pulumi.Input<string> | undefined) => (val === undefined ? undefined : v.check(arg, val, [quantity]));
+        const cpu = q("resources.cpu", res.cpu);
+        const memory = q("resources.memory", res.memory);
+        const cpuLimit = q("resources.cpuLimit", res.cpuLimit);
+        const memoryLimit = q("resources.memoryLimit", res.memoryLimit);
+        const disk = q("containerDisk", args.containerDisk);
+
+        // env
+        const env = args.env ?? {};
+        const secretEnv = args.secretEnv ?? {};
+        for (const [group, obj] of [["env", env], ["secretEnv", secretEnv]] as const) {
+            for (const key of Object.keys(obj)) {
+                const broken = envName(key);
+                if (broken) v.fail(`${group}.${key}`, broken);
+                if (RESERVED_WORKER_ENV.includes(key)) v.fail(`${group}.${key}`, "is set by ServerlessEndpoint (RunPod worker contract) and cannot be overridden");
+            }
+        }
+        for (const key of Object.keys(env)) {
+            if (key in secretEnv) v.fail(`env.${key}`, "is also in secretEnv: give it once");
+        }
+
+        const labels = { "app.kubernetes.io/part-of": "longshore", "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) };
+        const child = { parent: this };
+        const deploymentName = pulumi.interpolate`${endpointId}-worker`;
+        const selector = pulumi.output(endpointId).apply((id) => ({ "app.kubernetes.io/name": "longshore-worker", "longshore.dev/endpoint": id }));
+        const podLabels = pulumi.all([selector]).apply(([s]) => ({ ...labels, "app.kubernetes.io/component": "worker", ...s }));
+
+        // ---- endpoint Secret (discovery contract: label longshore.dev/endpoint=<id>, keys endpointId/workerToken/settings) ----
+        const workerToken = args.workerToken !== undefined
+            ? v.check("workerToken", args.workerToken, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)])
+            : new RandomToken(`${name}-worker-token`, { length: 32 }, child).result;
+        const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue, minMax, idleTimeout]).apply(
+            ([e, p, st, sv, [mn, mx], idle]) => JSON.stringify({
+                executionTimeoutMs: e * 1000,
+                pingIntervalMs: p,
+                scalerType: st,
+                scalerValue: sv,
+                minWorkers: mn,
+                maxWorkers: mx,
+                idleTimeoutSeconds: idle,
+            }),
+        );
+        const secretName = pulumi.interpolate`longshore-endpoint-${endpointId}`;
+        this.endpointSecret = new k8s.core.v1.Secret(`${name}-endpoint`, {
+            metadata: {
+                name: secretName,
+                namespace: platformNs,
+                labels: pulumi.output(endpointId).apply((id) => ({ ...labels, "longshore.dev/endpoint": id })),
+            },
+            type: "Opaque",
+            stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings]).apply(([id, tok, s]) => ({
+                endpointId: id, workerToken: tok, settings: s,
+            }))),
+        }, child);
+
+        // The worker pod reads RUNPOD_AI_API_KEY from a Secret in its own namespace: the endpoint Secret when the
+        // workers run in the platform namespace, otherwise a copy there (not labelled, so the gateway ignores it).
+        let tokenRef: pulumi.Output<string> = this.endpointSecret.metadata.name;
+        if (args.namespace !== undefined) {
+            const workerTokenSecret = new k8s.core.v1.Secret(`${name}-worker-token`, {
+                metadata: { name: pulumi.interpolate`longshore-worker-token-${endpointId}`, namespace, labels },
+                type: "Opaque",
+                stringData: { workerToken: pulumi.secret(workerToken) },
+            }, child);
+            tokenRef = workerTokenSecret.metadata.name;
+        }
+
+        let envSecret: k8s.core.v1.Secret | undefined;
+        if (Object.keys(secretEnv).length > 0) {
+            envSecret = new k8s.core.v1.Secret(`${name}-env`, {
+                metadata: { name: pulumi.interpolate`${endpointId}-worker-env`, namespace, labels },
+                type: "Opaque",
+                stringData: pulumi.secret(secretEnv as Record<string, pulumi.Input<string>>),
+            }, child);
+        }
+
+        // A plain env value that is a Pulumi secret would be written in clear text into the pod spec: refuse it.
+        const plainEnvValue = (key: string, val: pulumi.Input<string>): pulumi.Input<string> => {
+            if (isPlain(val)) return val;
+            const o = pulumi.output(val);
+            return pulumi.output(pulumi.isSecret(o).then((secret) => {
+                if (secret) v.fail(`env.${key}`, "is a Pulumi secret: put it in secretEnv so it is stored in a Kubernetes Secret, not in the pod spec");
+                return o;
+            }));
+        };
+
+        const base = pulumi.interpolate`${gatewayUrl}/v2/${endpointId}`;
+        const containerEnv: pulumi.Input<k8s.types.input.core.v1.EnvVar>[] = [
+            { name: "RUNPOD_POD_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "RUNPOD_ENDPOINT_ID", value: endpointId },
+            { name: "RUNPOD_WEBHOOK_GET_JOB", value: pulumi.interpolate`${base}/job-take/$ID?` },
+            { name: "RUNPOD_WEBHOOK_POST_OUTPUT", value: pulumi.interpolate`${base}/job-done/$RUNPOD_POD_ID/$ID?` },
+            { name: "RUNPOD_WEBHOOK_POST_STREAM", value: pulumi.interpolate`${base}/job-stream/$RUNPOD_POD_ID/$ID?` },
+            { name: "RUNPOD_WEBHOOK_PING", value: pulumi.interpolate`${base}/ping/$RUNPOD_POD_ID` },
+            { name: "RUNPOD_AI_API_KEY", valueFrom: { secretKeyRef: { name: tokenRef, key: "workerToken" } } },
+            { name: "RUNPOD_PING_INTERVAL", value: pulumi.output(pingInterval).apply(String) },
+            { name: "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS", value: "true" },
+            ...Object.entries(env).map(([k, val]) => ({ name: k, value: plainEnvValue(k, val) })),
+            ...Object.keys(secretEnv).map((k) => ({
+                name: k,
+                valueFrom: { secretKeyRef: { name: (envSecret as k8s.core.v1.Secret).metadata.name, key: k } },
+            })),
+        ];
+
+        // resources: GPUs are extended resources (requests must equal limits).
+        const resources = pulumi.all([gpuCount, cpu, memory, cpuLimit, memoryLimit, disk]).apply(([g, c, m, cl, ml, d]) => {
+            const requests: Record<string, string> = {};
+            const limits: Record<string, string> = {};
+            if (!cpuOnly) {
+                requests[GPU_RESOURCE] = String(g);
+                limits[GPU_RESOURCE] = String(g);
+            }
+            if (c !== undefined) requests.cpu = String(c);
+            if (cl !== undefined) limits.cpu = String(cl);
+            if (m !== undefined) requests.memory = String(m);
+            if (ml !== undefined || m !== undefined) limits.memory = String(ml ?? m);
+            if (d !== undefined) {
+                requests["ephemeral-storage"] = String(d);
+                limits["ephemeral-storage"] = String(d);
+            }
+            return { requests, limits };
+        });
+
+        const tolerations = pulumi.output(args.tolerations ?? []).apply((extra) => [
+            ...(cpuOnly ? [] : [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }]),
+            ...(extra as k8s.types.output.core.v1.Toleration[]),
+        ]);
+        const affinity = gpuTypes.apply((types) => {
+            if (cpuOnly || types.length === 0) return undefined;
+            const weights = preferenceWeights(types.length);
+            return {
+                nodeAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                        nodeSelectorTerms: [{ matchExpressions: [{ key: GPU_PRODUCT_LABEL, operator: "In", values: types }] }],
+                    },
+                    preferredDuringSchedulingIgnoredDuringExecution: types.map((t, i) => ({
+                        weight: weights[i],
+                        preference: { matchExpressions: [{ key: GPU_PRODUCT_LABEL, operator: "In", values: [t] }] },
+                    })),
+                },
+            };
+        });
+
+        // volume
+        const volumes: pulumi.Input<k8s.types.input.core.v1.Volume>[] = [];
+        const volumeMounts: pulumi.Input<k8s.types.input.core.v1.VolumeMount>[] = [];
+        if (args.volume) {
+            const vol = args.volume;
+            if ((vol.claimName === undefined) === (vol.size === undefined)) v.fail("volume", "needs exactly one of claimName (existing claim) or size (create a claim)");
+            let claimName: pulumi.Input<string>;
+            if (vol.claimName !== undefined) {
+                claimName = v.check("volume.claimName", vol.claimName, [dnsLabel(253)]);
+            } else {
+                const size = v.check("volume.size", vol.size as pulumi.Input<string>, [quantity]);
+                const pvc = new k8s.core.v1.PersistentVolumeClaim(`${name}-volume`, {
+                    metadata: { name: pulumi.interpolate`${endpointId}-volume`, namespace, labels },
+                    spec: {
+                        accessModes: vol.accessModes ?? ["ReadWriteMany"],
+                        storageClassName: vol.storageClassName,
+                        resources: { requests: { storage: size } },
+                    },
+                }, child);
+                claimName = pvc.metadata.name;
+            }
+            const mountPath = v.check("volume.mountPath", vol.mountPath, [(x) => (typeof x === "string" && x.startsWith("/") ? undefined : "must be an absolute path")], DEFAULT_VOLUME_MOUNT);
+            volumes.push({ name: "volume", persistentVolumeClaim: { claimName, readOnly: vol.readOnly } });
+            volumeMounts.push({ name: "volume", mountPath, readOnly: vol.readOnly });
+        }
+
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-worker`, {
+            metadata: { name: deploymentName, namespace, labels: podLabels },
+            spec: {
+                // Initial size only: KEDA/HPA own the replica count afterwards (see ignoreChanges below).
+                replicas: minWorkers,
+                selector: { matchLabels: selector },
+                template: {
+                    metadata: { labels: podLabels },
+                    spec: {
+                        terminationGracePeriodSeconds: grace,
+                        automountServiceAccountToken: false,
+                        enableServiceLinks: false,
+                        imagePullSecrets: args.imagePullSecrets !== undefined
+                            ? pulumi.output(args.imagePullSecrets).apply((ss) => ss.map((s) => ({ name: s })))
+                            : undefined,
+                        nodeSelector: args.nodeSelector,
+                        tolerations,
+                        affinity,
+                        containers: [{
+                            name: "worker",
+                            image,
+                            env: containerEnv,
+                            resources,
+                            volumeMounts,
+                            securityContext: { allowPrivilegeEscalation: false },
+                        }],
+                        volumes,
+                    },
+                },
+            },
+        }, { parent: this, ignoreChanges: ["spec.replicas"] });
+
+        const behavior = pulumi.all([idleTimeout, maxWorkers]).apply(([idle, mx]) => ({
+            scaleDown: {
+                stabilizationWindowSeconds: idle,
+                policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
+            },
+            scaleUp: {
+                stabilizationWindowSeconds: 0,
+                policies: [
+                    { type: "Percent", value: 100, periodSeconds: 15 },
+                    { type: "Pods", value: mx, periodSeconds: 15 },
+                ],
+                selectPolicy: "Max",
+            },
+        }));
+
+        this.scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
+            apiVersion: "keda.sh/v1alpha1",
+            kind: "ScaledObject",
+            metadata: { name: endpointId, namespace, labels },
+            spec: {
+                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+                minReplicaCount: minMax.apply(([mn]) => mn),
+                maxReplicaCount: minMax.apply(([, mx]) => mx),
+                pollingInterval,
+                cooldownPeriod: idleTimeout,
+                advanced: { horizontalPodAutoscalerConfig: { behavior } },
+                triggers: [{
+                    type: "external-push",
+                    metadata: {
+                        scalerAddress,
+                        endpointId,
+                        scalerType,
+                        scalerValue: scalerValue.apply(String),
+                    },
+                }],
+            },
+        }, { parent: this, dependsOn: [this.endpointSecret] });
+
+        this.endpointId = endpointId;
+        this.namespace = namespace;
+        this.jobUrl = base;
+        this.deploymentName = this.deployment.metadata.name;
+        this.scaledObjectName = this.scaledObject.metadata.name;
+        this.secretName = this.endpointSecret.metadata.name;
+        this.registerOutputs({
+            endpointId: this.endpointId,
+            jobUrl: this.jobUrl,
+            namespace: this.namespace,
+            deploymentName: this.deploymentName,
+            scaledObjectName: this.scaledObjectName,
+            secretName: this.secretName,
+        });
+    }
+}

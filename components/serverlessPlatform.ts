@@ -1,0 +1,307 @@
+// ServerlessPlatform: the control plane every ServerlessEndpoint attaches to — namespace, queue (Redis),
+// the job gateway (RunPod-compatible HTTP API on 8080 + KEDA external scaler gRPC on 9090), its RBAC for
+// endpoint discovery, and the client API keys as a Kubernetes Secret created from Pulumi secrets.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { Validator, dnsLabel, positiveInteger, nonEmptyArray, each, nonEmptyString, redisUrl, quantity, oneOf, envName } from "./validate";
+import { digestRef, pinnedImage } from "./imageRef";
+import { RandomToken } from "./randomToken";
+
+export const GATEWAY_NAME = "longshore-gateway";
+export const REDIS_NAME = "longshore-redis";
+export const API_KEYS_SECRET = "longshore-api-keys";
+export const REDIS_SECRET = "longshore-redis";
+export const GATEWAY_HTTP_PORT = 8080;
+export const GATEWAY_SCALER_PORT = 9090;
+/** Default in-cluster Redis image (a version tag; override with a digest ref or a mirror for air-gapped clusters). */
+export const DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.5";
+
+export interface ExternalRedisArgs {
+    /** redis:// or rediss:// URL (e.g. ElastiCache with TLS + AUTH). Stored as a Kubernetes Secret. */
+    url: pulumi.Input<string>;
+}
+
+export interface InClusterRedisArgs {
+    /** Redis image (version tag or digest; `latest` refused). Default docker.io/library/redis:7.2.5. */
+    image?: pulumi.Input<string>;
+    /** "persistent" (PVC, default) or "ephemeral" (emptyDir: data survives container restarts, not pod deletion). */
+    storage?: pulumi.Input<"persistent" | "ephemeral">;
+    /** PVC size for persistent storage. Default "8Gi". */
+    storageSize?: pulumi.Input<string>;
+    storageClassName?: pulumi.Input<string>;
+    /** Redis AUTH password (a Pulumi secret). Default: a random 256-bit token kept in state. */
+    password?: pulumi.Input<string>;
+    resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+}
+
+export interface ServerlessPlatformArgs {
+    /** Namespace for the control plane and (by default) the endpoints' workers. Default "longshore". */
+    namespace?: pulumi.Input<string>;
+    /** Create the namespace (default true). Set false to use an existing one. */
+    createNamespace?: boolean;
+    /** Gateway image pinned by digest (repo@sha256:…), e.g. a WorkerImage's `ref`. */
+    gatewayImage: pulumi.Input<string>;
+    /** Gateway replicas. Default 1. */
+    gatewayReplicas?: pulumi.Input<number>;
+    gatewayResources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+    /** Extra plain environment for the gateway (e.g. LOG_LEVEL). */
+    gatewayEnv?: Record<string, pulumi.Input<string>>;
+    /** Client API keys accepted by the gateway (Pulumi secrets). At least one. */
+    apiKeys: pulumi.Input<pulumi.Input<string>[]>;
+    /** Queue: `{ url }` for an external Redis (ElastiCache…), otherwise an in-cluster Redis. */
+    redis?: ExternalRedisArgs | InClusterRedisArgs;
+    /** Service type of the gateway. Default ClusterIP. */
+    serviceType?: pulumi.Input<"ClusterIP" | "NodePort" | "LoadBalancer">;
+    /** Image pull secrets (names in the namespace) for the gateway and Redis pods. */
+    imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
+    /** NetworkPolicy so that only the gateway reaches Redis. Default true. */
+    networkPolicies?: boolean;
+    /** Extra labels on every object. */
+    labels?: Record<string, string>;
+}
+
+/** What an endpoint needs from its platform; a ServerlessPlatform or its exported outputs both fit. */
+export interface PlatformRef {
+    namespace: pulumi.Input<string>;
+    gatewayUrl: pulumi.Input<string>;
+    scalerAddress: pulumi.Input<string>;
+}
+
+function isExternal(r: ServerlessPlatformArgs["redis"]): r is ExternalRedisArgs {
+    return !!r && (r as ExternalRedisArgs).url !== undefined;
+}
+
+export class ServerlessPlatform extends pulumi.ComponentResource implements PlatformRef {
+    public readonly namespace: pulumi.Output<string>;
+    /** In-cluster base URL of the gateway, e.g. http://longshore-gateway.longshore.svc.cluster.local:8080 */
+    public readonly gatewayUrl: pulumi.Output<string>;
+    /** KEDA external-push scaler address, e.g. longshore-gateway.longshore.svc.cluster.local:9090 */
+    public readonly scalerAddress: pulumi.Output<string>;
+    public readonly apiKeySecretName: pulumi.Output<string>;
+    public readonly gatewayServiceName: pulumi.Output<string>;
+    public readonly redisSecretName: pulumi.Output<string>;
+    public readonly gatewayDeployment: k8s.apps.v1.Deployment;
+    public readonly gatewayService: k8s.core.v1.Service;
+    public readonly redisStatefulSet?: k8s.apps.v1.StatefulSet;
+
+    constructor(name: string, args: ServerlessPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("longshore:index:ServerlessPlatform", name, {}, opts);
+        const v = new Validator("ServerlessPlatform", name);
+        if (!args) v.fail("args", "are required (gatewayImage, apiKeys)");
+
+        const nsName = v.check("namespace", args.namespace, [dnsLabel(63)], "longshore");
+        if (args.gatewayImage === undefined) v.fail("gatewayImage", "is required (a digest-pinned ref such as a WorkerImage's `ref`)");
+        const gatewayImage = v.check("gatewayImage", args.gatewayImage, [digestRef]);
+        const replicas = v.check("gatewayReplicas", args.gatewayReplicas, [positiveInteger], 1);
+        if (args.apiKeys === undefined) v.fail("apiKeys", "is required: at least one client API key (a Pulumi secret)");
+        const apiKeys = v.check<string[]>("apiKeys", args.apiKeys as any, [
+            nonEmptyArray("API key"),
+            each(nonEmptyString),
+            each((k) => (typeof k === "string" && k.includes(",") ? "must not contain ','" : undefined)),
+        ]);
+        const serviceType = v.check("serviceType", args.serviceType, [oneOf(["ClusterIP", "NodePort", "LoadBalancer"])], "ClusterIP");
+        for (const key of Object.keys(args.gatewayEnv ?? {})) {
+            const broken = envName(key);
+            if (broken) v.fail(`gatewayEnv.${key}`, broken);
+            if (RESERVED_GATEWAY_ENV.includes(key)) v.fail(`gatewayEnv.${key}`, "is set by ServerlessPlatform and cannot be overridden");
+        }
+
+        const labels = { "app.kubernetes.io/part-of": "longshore", "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) };
+        const child = { parent: this };
+
+        let namespace: pulumi.Output<string>;
+        if (args.createNamespace ?? true) {
+            const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: nsName, labels } }, child);
+            namespace = ns.metadata.name;
+        } else {
+            namespace = nsName;
+        }
+        const pullSecrets = args.imagePullSecrets !== undefined
+            ? pulumi.output(args.imagePullSecrets).apply((ss) => ss.map((s) => ({ name: s })))
+            : undefined;
+
+        // ---- client API keys ----
+        const apiKeySecret = new k8s.core.v1.Secret(`${name}-api-keys`, {
+            metadata: { name: API_KEYS_SECRET, namespace, labels },
+            type: "Opaque",
+            stringData: { apiKeys: pulumi.secret(apiKeys.apply((ks) => ks.join(","))) },
+        }, child);
+
+        // ---- queue ----
+        let redisUrlValue: pulumi.Output<string>;
+        if (isExternal(args.redis)) {
+            const r = args.redis;
+            redisUrlValue = v.check("redis.url", r.url, [nonEmptyString, redisUrl]);
+        } else {
+            const r: InClusterRedisArgs = (args.redis as InClusterRedisArgs) ?? {};
+            const redisImage = v.check("redis.image", r.image, [pinnedImage], DEFAULT_REDIS_IMAGE);
+            const storage = v.check("redis.storage", r.storage, [oneOf(["persistent", "ephemeral"])], "persistent");
+            const storageSize = v.check("redis.storageSize", r.storageSize, [quantity], "8Gi");
+            const password = r.password !== undefined
+                ? v.check("redis.password", r.password, [nonEmptyString])
+                : new RandomToken(`${name}-redis-password`, { length: 32 }, child).result;
+            const redisLabels = { ...labels, "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/component": "queue" };
+            const passwordSecret = new k8s.core.v1.Secret(`${name}-redis-auth`, {
+                metadata: { name: `${REDIS_NAME}-auth`, namespace, labels },
+                type: "Opaque",
+                stringData: { password: pulumi.secret(password) },
+            }, child);
+            const redisSvc = new k8s.core.v1.Service(`${name}-redis`, {
+                metadata: { name: REDIS_NAME, namespace, labels: redisLabels },
+                spec: {
+                    selector: { "app.kubernetes.io/name": REDIS_NAME },
+                    ports: [{ name: "redis", port: 6379, targetPort: 6379 }],
+                },
+            }, child);
+            const persistent = pulumi.output(storage).apply((s) => s === "persistent");
+            this.redisStatefulSet = new k8s.apps.v1.StatefulSet(`${name}-redis`, {
+                metadata: { name: REDIS_NAME, namespace, labels: redisLabels },
+                spec: {
+                    serviceName: redisSvc.metadata.name,
+                    replicas: 1,
+                    selector: { matchLabels: { "app.kubernetes.io/name": REDIS_NAME } },
+                    template: {
+                        metadata: { labels: redisLabels },
+                        spec: {
+                            imagePullSecrets: pullSecrets,
+                            automountServiceAccountToken: false,
+                            terminationGracePeriodSeconds: 30,
+                            containers: [{
+                                name: "redis",
+                                image: redisImage,
+                                command: ["redis-server"],
+                                // AOF with fsync every second: an accepted job survives a Redis restart.
+                                // noeviction: BullMQ requires it (evicted keys would lose jobs).
+                                args: [
+                                    "--appendonly", "yes",
+                                    "--appendfsync", "everysec",
+                                    "--dir", "/data",
+                                    "--maxmemory-policy", "noeviction",
+                                    "--requirepass", "$(REDIS_PASSWORD)",
+                                ],
+                                env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: passwordSecret.metadata.name, key: "password" } } }],
+                                ports: [{ name: "redis", containerPort: 6379 }],
+                                readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 5 },
+                                livenessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 10, initialDelaySeconds: 10 },
+                                resources: r.resources ?? { requests: { cpu: "100m", memory: "128Mi" } },
+                                volumeMounts: [{ name: "data", mountPath: "/data" }],
+                                securityContext: { allowPrivilegeEscalation: false },
+                            }],
+                            volumes: persistent.apply((p) => (p ? [] : [{ name: "data", emptyDir: {} }])),
+                        },
+                    },
+                    volumeClaimTemplates: pulumi.all([persistent, storageSize, r.storageClassName]).apply(([p, size, sc]) =>
+                        p
+                            ? [{
+                                metadata: { name: "data" },
+                                spec: {
+                                    accessModes: ["ReadWriteOnce"],
+                                    storageClassName: sc,
+                                    resources: { requests: { storage: size } },
+                                },
+                            }]
+                            : []),
+                },
+            }, child);
+            redisUrlValue = pulumi.interpolate`redis://:${password}@${REDIS_NAME}.${namespace}.svc.cluster.local:6379`;
+            if (args.networkPolicies ?? true) {
+                new k8s.networking.v1.NetworkPolicy(`${name}-redis`, {
+                    metadata: { name: REDIS_NAME, namespace, labels },
+                    spec: {
+                        podSelector: { matchLabels: { "app.kubernetes.io/name": REDIS_NAME } },
+                        policyTypes: ["Ingress"],
+                        ingress: [{
+                            from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } }],
+                            ports: [{ port: 6379, protocol: "TCP" }],
+                        }],
+                    },
+                }, child);
+            }
+        }
+        const redisSecret = new k8s.core.v1.Secret(`${name}-redis-url`, {
+            metadata: { name: REDIS_SECRET, namespace, labels },
+            type: "Opaque",
+            stringData: { url: pulumi.secret(redisUrlValue) },
+        }, child);
+
+        // ---- gateway RBAC: discover endpoints from labelled Secrets in its namespace ----
+        const sa = new k8s.core.v1.ServiceAccount(`${name}-gateway`, {
+            metadata: { name: GATEWAY_NAME, namespace, labels },
+        }, child);
+        const role = new k8s.rbac.v1.Role(`${name}-gateway`, {
+            metadata: { name: GATEWAY_NAME, namespace, labels },
+            rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+        }, child);
+        new k8s.rbac.v1.RoleBinding(`${name}-gateway`, {
+            metadata: { name: GATEWAY_NAME, namespace, labels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+            subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace }],
+        }, child);
+
+        // ---- gateway ----
+        const gwLabels = { ...labels, "app.kubernetes.io/name": GATEWAY_NAME, "app.kubernetes.io/component": "gateway" };
+        const extraEnv = Object.entries(args.gatewayEnv ?? {}).map(([k, val]) => ({ name: k, value: val }));
+        this.gatewayDeployment = new k8s.apps.v1.Deployment(`${name}-gateway`, {
+            metadata: { name: GATEWAY_NAME, namespace, labels: gwLabels },
+            spec: {
+                replicas,
+                selector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } },
+                template: {
+                    metadata: { labels: gwLabels },
+                    spec: {
+                        serviceAccountName: sa.metadata.name,
+                        imagePullSecrets: pullSecrets,
+                        containers: [{
+                            name: "gateway",
+                            image: gatewayImage,
+                            ports: [
+                                { name: "http", containerPort: GATEWAY_HTTP_PORT },
+                                { name: "scaler", containerPort: GATEWAY_SCALER_PORT },
+                            ],
+                            env: [
+                                { name: "PORT", value: String(GATEWAY_HTTP_PORT) },
+                                { name: "SCALER_PORT", value: String(GATEWAY_SCALER_PORT) },
+                                { name: "REDIS_URL", valueFrom: { secretKeyRef: { name: redisSecret.metadata.name, key: "url" } } },
+                                { name: "LONGSHORE_API_KEYS", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "apiKeys" } } },
+                                { name: "LONGSHORE_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                                { name: "LONGSHORE_ENDPOINT_DISCOVERY", value: "kubernetes" },
+                                ...extraEnv,
+                            ],
+                            livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
+                            readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 2 },
+                            resources: args.gatewayResources ?? { requests: { cpu: "100m", memory: "128Mi" } },
+                            securityContext: { allowPrivilegeEscalation: false },
+                        }],
+                    },
+                },
+            },
+        }, child);
+        this.gatewayService = new k8s.core.v1.Service(`${name}-gateway`, {
+            metadata: { name: GATEWAY_NAME, namespace, labels: gwLabels },
+            spec: {
+                type: serviceType,
+                selector: { "app.kubernetes.io/name": GATEWAY_NAME },
+                ports: [
+                    { name: "http", port: GATEWAY_HTTP_PORT, targetPort: "http", protocol: "TCP" },
+                    { name: "scaler", port: GATEWAY_SCALER_PORT, targetPort: "scaler", protocol: "TCP", appProtocol: "grpc" },
+                ],
+            },
+        }, child);
+
+        this.namespace = namespace;
+        this.gatewayServiceName = this.gatewayService.metadata.name;
+        this.gatewayUrl = pulumi.interpolate`http://${this.gatewayService.metadata.name}.${namespace}.svc.cluster.local:${GATEWAY_HTTP_PORT}`;
+        this.scalerAddress = pulumi.interpolate`${this.gatewayService.metadata.name}.${namespace}.svc.cluster.local:${GATEWAY_SCALER_PORT}`;
+        this.apiKeySecretName = apiKeySecret.metadata.name;
+        this.redisSecretName = redisSecret.metadata.name;
+        this.registerOutputs({
+            namespace: this.namespace,
+            gatewayUrl: this.gatewayUrl,
+            scalerAddress: this.scalerAddress,
+            apiKeySecretName: this.apiKeySecretName,
+            gatewayServiceName: this.gatewayServiceName,
+        });
+    }
+}
+
+const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];
