@@ -81,20 +81,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Progress {
   private last = "";
+  private lastAt = 0;
   private readonly tty: boolean;
   private readonly frames = ["|", "/", "-", "\\"];
   private i = 0;
   constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }) {
     this.tty = !!out.isTTY;
   }
-  /** On a terminal: one line rewritten in place. Otherwise: a line whenever what is shown changes. */
-  show(line: string) {
+  /**
+   * On a terminal: one line rewritten in place. Otherwise (CI logs): a line whenever the status or the
+   * progress output changes (`key`), and every 10 s while nothing changes.
+   */
+  show(key: string, line: string) {
     if (this.tty) {
       this.out.write(`\r\x1b[2K${this.frames[this.i++ % 4]} ${line}`);
-    } else if (line !== this.last) {
+    } else if (key !== this.last || Date.now() - this.lastAt >= 10_000) {
       this.out.write(`  … ${line}\n`);
+      this.last = key;
+      this.lastAt = Date.now();
     }
-    this.last = line;
   }
   clear() {
     if (this.tty) this.out.write("\r\x1b[2K");
@@ -152,7 +157,7 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
     if (TERMINAL.has(status)) break;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const shown = status === "IN_PROGRESS" && body.output !== undefined ? ` progress: ${short(body.output, 50)}` : "";
-    progress.show(`${label}: ${status} ${secs}s${shown}`);
+    progress.show(`${label} ${status}${shown}`, `${label}: ${status} ${secs}s${shown}`);
     await sleep(opts.pollMs ?? 500);
   }
   progress.clear();
