@@ -309,6 +309,8 @@ case "${1:-}" in
     if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
       ensure_image FAKE_GPU_PLUGIN_IMAGE "$REGISTRY/longshore/fake-gpu-device-plugin:$FAKE_GPU_PLUGIN_VERSION" \
         "$(cat "$PLUGIN_DIR/.stamp")" fake_gpu_image >/dev/null
+      pause=$(registry_digest "$REGISTRY/longshore/pause:3.9" || true)
+      [ -n "$pause" ] && set_image_env PAUSE_IMAGE "$pause"
     else
       log "docker not running: fake-gpu-device-plugin image not built (rerun up after parts/10-docker.sh)"
     fi

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,46 @@ func envOr(k, d string) string {
 	return d
 }
 
+// knownArgs drops command-line flags this plugin does not define, so the image can stand in for NVIDIA's plugin
+// in a DaemonSet that passes NVIDIA's flags (e.g. --fail-on-init-error=false): they are logged and ignored.
+func knownArgs(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			name := strings.SplitN(strings.TrimLeft(a, "-"), "=", 2)[0]
+			if fs.Lookup(name) == nil {
+				log.Printf("ignoring unknown flag %s", a)
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// timeSlicingReplicas reads NVIDIA's plugin config (CONFIG_FILE, sharing.timeSlicing.resources[].replicas) so
+// a time-sliced setup advertises count x replicas devices, as NVIDIA's plugin does.
+func timeSlicingReplicas() int {
+	f := os.Getenv("CONFIG_FILE")
+	if f == "" {
+		return 1
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		log.Printf("CONFIG_FILE %s: %v", f, err)
+		return 1
+	}
+	m := regexp.MustCompile(`(?m)^\s*replicas:\s*(\d+)`).FindSubmatch(b)
+	if m == nil {
+		return 1
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
 func main() {
 	count, _ := strconv.Atoi(envOr("FAKE_GPU_COUNT", "8"))
 	dir := flag.String("dir", pluginapi.DevicePluginPath, "device-plugin directory of the kubelet")
@@ -146,7 +187,7 @@ func main() {
 	flag.IntVar(&count, "count", count, "number of fake devices (env FAKE_GPU_COUNT)")
 	socketName := flag.String("socket", "", "socket file name in --dir (default fake-gpu.sock, or fake-gpu-fallback.sock with --fallback)")
 	fallback := flag.Bool("fallback", false, "step aside while another device plugin socket exists")
-	flag.Parse()
+	_ = flag.CommandLine.Parse(knownArgs(flag.CommandLine, os.Args[1:]))
 	if count < 1 {
 		log.Fatalf("--count must be >= 1, got %d", count)
 	}
@@ -157,8 +198,15 @@ func main() {
 		}
 	}
 	p := &plugin{product: *product}
+	replicas := timeSlicingReplicas()
 	for i := 0; i < count; i++ {
-		p.devices = append(p.devices, &pluginapi.Device{ID: fmt.Sprintf("fake-gpu-%d", i), Health: pluginapi.Healthy})
+		for r := 0; r < replicas; r++ {
+			id := fmt.Sprintf("fake-gpu-%d", i)
+			if replicas > 1 {
+				id = fmt.Sprintf("%s::%d", id, r)
+			}
+			p.devices = append(p.devices, &pluginapi.Device{ID: id, Health: pluginapi.Healthy})
+		}
 	}
 	kubeletSock := filepath.Join(*dir, "kubelet.sock")
 	sock := filepath.Join(*dir, *socketName)
@@ -208,7 +256,7 @@ func main() {
 					break
 				}
 				registered, registeredAt = true, time.Now()
-				log.Printf("registered %s (%d x %s) at %s", *resource, count, *product, sock)
+				log.Printf("registered %s (%d devices, %s) at %s", *resource, len(p.devices), *product, sock)
 			}
 		}
 		select {
