@@ -39,7 +39,7 @@ export interface RandomTokenArgs {
 
 /** A random base64url token generated once during `up` and kept secret in state. */
 export class RandomToken extends pulumi.dynamic.Resource {
-    public readonly result!: pulumi.Output<string>;
+    declare public readonly result: pulumi.Output<string>;
 
     constructor(name: string, args: RandomTokenArgs = {}, opts?: pulumi.CustomResourceOptions) {
         super(

@@ -190,11 +190,11 @@ export interface RegistryDigestArgs {
 
 /** A tag resolved to its digest once (during `up`) and kept in state. Used by `WorkerImage` with `pin`. */
 export class RegistryDigest extends pulumi.dynamic.Resource {
-    public readonly image!: pulumi.Output<string>;
-    public readonly repository!: pulumi.Output<string>;
-    public readonly tag!: pulumi.Output<string>;
-    public readonly digest!: pulumi.Output<string>;
-    public readonly ref!: pulumi.Output<string>;
+    declare public readonly image: pulumi.Output<string>;
+    declare public readonly repository: pulumi.Output<string>;
+    declare public readonly tag: pulumi.Output<string>;
+    declare public readonly digest: pulumi.Output<string>;
+    declare public readonly ref: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryDigestArgs, opts?: pulumi.CustomResourceOptions) {
         const inputs: Record<string, unknown> = {

@@ -218,7 +218,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
 
         // ---- endpoint Secret (discovery contract: label longshore.dev/endpoint=<id>, keys endpointId/workerToken/settings) ----
         const workerToken = args.workerToken !== undefined
-            ? v.check("workerToken", args.workerToken, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)])
+            ? v.check("workerToken", args.workerToken, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)], undefined, { sensitive: true })
             : new RandomToken(`${name}-worker-token`, { length: 32 }, child).result;
         const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue, minMax, idleTimeout]).apply(
             ([e, p, st, sv, [mn, mx], idle]) => JSON.stringify({

@@ -3,7 +3,7 @@
 // endpoint discovery, and the client API keys as a Kubernetes Secret created from Pulumi secrets.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { Validator, dnsLabel, positiveInteger, nonEmptyArray, each, nonEmptyString, redisUrl, quantity, oneOf, envName } from "./validate";
+import { Validator, dnsLabel, positiveInteger, nonEmptyArray, nonEmptyString, redisUrl, quantity, oneOf, envName } from "./validate";
 import { digestRef, pinnedImage } from "./imageRef";
 import { RandomToken } from "./randomToken";
 
@@ -94,11 +94,12 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
         const gatewayImage = v.check("gatewayImage", args.gatewayImage, [digestRef]);
         const replicas = v.check("gatewayReplicas", args.gatewayReplicas, [positiveInteger], 1);
         if (args.apiKeys === undefined) v.fail("apiKeys", "is required: at least one client API key (a Pulumi secret)");
+        // Keys are secrets: the rules below never echo a key in the message.
         const apiKeys = v.check<string[]>("apiKeys", args.apiKeys as any, [
             nonEmptyArray("API key"),
-            each(nonEmptyString),
-            each((k) => (typeof k === "string" && k.includes(",") ? "must not contain ','" : undefined)),
-        ]);
+            (ks) => ((ks as unknown[]).some((k) => nonEmptyString(k) !== undefined) ? "must contain only non-empty strings" : undefined),
+            (ks) => ((ks as string[]).some((k) => k.includes(",")) ? "must not contain ',' in a key (the gateway reads them comma-separated)" : undefined),
+        ], undefined, { sensitive: true });
         const serviceType = v.check("serviceType", args.serviceType, [oneOf(["ClusterIP", "NodePort", "LoadBalancer"])], "ClusterIP");
         for (const key of Object.keys(args.gatewayEnv ?? {})) {
             const broken = envName(key);
@@ -131,14 +132,14 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
         let redisUrlValue: pulumi.Output<string>;
         if (isExternal(args.redis)) {
             const r = args.redis;
-            redisUrlValue = v.check("redis.url", r.url, [nonEmptyString, redisUrl]);
+            redisUrlValue = v.check("redis.url", r.url, [nonEmptyString, redisUrl], undefined, { sensitive: true });
         } else {
             const r: InClusterRedisArgs = (args.redis as InClusterRedisArgs) ?? {};
             const redisImage = v.check("redis.image", r.image, [pinnedImage], DEFAULT_REDIS_IMAGE);
             const storage = v.check("redis.storage", r.storage, [oneOf(["persistent", "ephemeral"])], "persistent");
             const storageSize = v.check("redis.storageSize", r.storageSize, [quantity], "8Gi");
             const password = r.password !== undefined
-                ? v.check("redis.password", r.password, [nonEmptyString])
+                ? v.check("redis.password", r.password, [nonEmptyString], undefined, { sensitive: true })
                 : new RandomToken(`${name}-redis-password`, { length: 32 }, child).result;
             const redisLabels = { ...labels, "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/component": "queue" };
             const passwordSecret = new k8s.core.v1.Secret(`${name}-redis-auth`, {

@@ -64,16 +64,18 @@ export class Validator {
      * Checks `value` against `rules` (plain: now; Output/Promise: when known) and returns it as an Output.
      * `undefined` values are replaced by `dflt` (if given) before the check.
      */
-    check<T>(argument: string, value: pulumi.Input<T> | undefined, rules: Rule<T>[], dflt?: T): pulumi.Output<T> {
+    check<T>(argument: string, value: pulumi.Input<T> | undefined, rules: Rule<T>[], dflt?: T, opts: { sensitive?: boolean } = {}): pulumi.Output<T> {
         const run = (v: T): T => {
             for (const rule of rules) {
                 const broken = rule(v);
-                if (broken !== undefined) this.fail(argument, `(${show(v)}) ${broken}`);
+                // Sensitive values (keys, tokens, URLs with passwords) are never echoed in the message.
+                if (broken !== undefined) this.fail(argument, opts.sensitive ? broken : `(${show(v)}) ${broken}`);
             }
             return v;
         };
         const withDefault = (v: T | undefined): T => (v === undefined || v === null ? (dflt as T) : v);
-        if (isPlain(value)) {
+        // Arrays/objects of Inputs are plain only when every member is (pulumi.output unwraps them deeply).
+        if (isDeepPlain(value)) {
             return pulumi.output(run(withDefault(value as T | undefined))) as unknown as pulumi.Output<T>;
         }
         return pulumi.output(value as pulumi.Input<T>).apply((v) => run(withDefault(v as T | undefined))) as pulumi.Output<T>;
