@@ -1,15 +1,184 @@
-// Public entry of the job gateway. createGateway(opts) starts HTTP + KEDA scaler servers.
-import type { GatewayOptions } from "./config";
+// Public entry of the job gateway. createGateway(opts) starts the HTTP API (Fastify) and the KEDA
+// external scaler (gRPC) over one Redis. main.ts is the process entry that reads the env contract.
+import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, LogController } from "fastify";
+import pino from "pino";
+import { ApiKeys } from "./auth";
+import { DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, DEFAULT_TIMINGS, GatewayOptions, Limits, RateLimits, Timings } from "./config";
+import type { Ctx } from "./context";
+import { EndpointRegistry, KubeEndpointSource } from "./endpoints";
+import { RateLimiter } from "./limits";
+import { Metrics } from "./metrics";
+import { JobQueue } from "./queue";
+import { clientRoutes } from "./routes/client";
+import { workerRoutes } from "./routes/worker";
+import { ScalerServer } from "./scaler";
+import { Webhooks } from "./webhooks";
+
 export * from "./config";
+export { EndpointRegistry, KubeEndpointSource } from "./endpoints";
+export { metricFor } from "./scaler";
 
 export interface Gateway {
   /** http://host:port */
   url: string;
   /** host:port of the KEDA external scaler gRPC server ("" when disabled) */
   scalerAddress: string;
+  app: FastifyInstance;
+  registry: EndpointRegistry;
+  queue: JobQueue;
+  /** graceful: stop accepting, answer long-polls, finish in-flight requests, close connections */
   close(): Promise<void>;
 }
 
-export async function createGateway(_opts: GatewayOptions): Promise<Gateway> {
-  throw new Error("createGateway: implementation landing shortly");
+export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
+  const timings: Timings = { ...DEFAULT_TIMINGS, ...(opts.timings ?? {}) };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+  const globalRates: RateLimits = { ...DEFAULT_RATE_LIMITS, ...(opts.rateLimits ?? {}) };
+  const log = pino({ level: opts.logLevel ?? "info", base: { svc: "longshore-gateway" } });
+  const prefix = opts.prefix ?? "ls";
+  const host = opts.host ?? "0.0.0.0";
+
+  const registry = new EndpointRegistry();
+  let webhooks: Webhooks | undefined;
+  const queue = new JobQueue({
+    redisUrl: opts.redisUrl,
+    prefix,
+    timings,
+    log,
+    onTerminal: (ep, id, url) => {
+      queue
+        .status(ep, id)
+        .then((s) => s && webhooks?.enqueue(url, s))
+        .catch((e) => log.warn({ ep, id, err: (e as Error).message }, "webhook enqueue failed"));
+    },
+  });
+  await queue.ready();
+  for (const e of opts.endpoints ?? []) registry.set(e);
+  registry.on("added", (e) => {
+    queue.ensureEndpoint(e.id);
+    log.info({ endpoint: e.id }, "endpoint added");
+  });
+  registry.on("removed", (id: string) => {
+    void queue.removeEndpoint(id);
+    limiter.forget(id);
+    log.info({ endpoint: id }, "endpoint removed");
+  });
+  for (const e of registry.list()) queue.ensureEndpoint(e.id);
+  let kube: KubeEndpointSource | undefined;
+  if (opts.kubernetes) {
+    kube = new KubeEndpointSource(registry, opts.kubernetes, log);
+    await kube.start();
+  }
+
+  const metrics = new Metrics(queue, registry);
+  webhooks = new Webhooks(opts.redisUrl, prefix, timings, log, (ok) => metrics.webhooks.inc({ result: ok ? "ok" : "error" }));
+  const limiter = new RateLimiter((ep) => ({ ...globalRates, ...(registry.get(ep)?.rateLimits ?? {}) }));
+  const ctx: Ctx = {
+    queue,
+    registry,
+    apiKeys: new ApiKeys(opts.apiKeys),
+    limiter,
+    limits,
+    timings,
+    metrics,
+    streamWaitMs: Math.min(5_000, timings.takeWaitMs),
+    rateLimitWindowMs: (ep) => ({ ...globalRates, ...(registry.get(ep)?.rateLimits ?? {}) }).windowMs,
+  };
+
+  const app = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    // per-request access logs would dominate CPU at thousands of jobs/s; errors and job events are logged
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    // long-polls hold requests up to takeWaitMs; keep idle sockets a little longer than that
+    keepAliveTimeout: 72_000,
+    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false } },
+  });
+
+  // Bodies are parsed as JSON whatever the content type: runpod.serverless posts raw JSON as
+  // application/x-www-form-urlencoded, and runpod.Endpoint.cancel sends an empty body labelled JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    const s = (body as string).trim();
+    if (!s) return done(null, undefined);
+    try {
+      done(null, JSON.parse(s));
+    } catch (e) {
+      const err = new Error(`malformed JSON body: ${(e as Error).message}`) as FastifyError;
+      err.statusCode = 400;
+      done(err, undefined);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      const limit = req.routeOptions.bodyLimit ?? 1024 * 1024;
+      return reply.code(413).send({ error: `request body too large: the limit of ${req.routeOptions.url ?? req.url} is ${limit} bytes (${(limit / 1048576).toFixed(0)} MB)` });
+    }
+    if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
+    const code = err.statusCode ?? 500;
+    if (code >= 400 && code < 500) return reply.code(code).send({ error: err.message });
+    log.error({ err: err.message, stack: err.stack, url: req.url }, "request failed");
+    // Redis unreachable and similar: the request did not take effect; the client may retry.
+    return reply.code(503).send({ error: `temporarily unavailable: ${err.message}` });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
+
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? "unmatched", status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  let shuttingDown = false;
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_req, reply) => {
+    if (shuttingDown) return reply.code(503).send({ ready: false, reason: "shutting down" });
+    try {
+      await queue.redis.ping();
+    } catch (e) {
+      return reply.code(503).send({ ready: false, reason: `redis: ${(e as Error).message}` });
+    }
+    if (kube && !kube.synced) return reply.code(503).send({ ready: false, reason: "endpoint secrets not listed yet" });
+    return { ready: true, endpoints: registry.list().length };
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  clientRoutes(app, ctx);
+  workerRoutes(app, ctx);
+
+  await app.listen({ port: opts.port ?? 8080, host });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : opts.port ?? 8080;
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+
+  let scaler: ScalerServer | undefined;
+  let scalerAddress = "";
+  const scalerPort = opts.scalerPort === undefined ? 9090 : opts.scalerPort;
+  if (scalerPort !== null) {
+    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log);
+    const p = await scaler.listen(host, scalerPort);
+    scalerAddress = `${urlHost}:${p}`;
+  }
+  queue.startSweeper();
+  log.info({ port, scalerAddress, endpoints: registry.list().map((e) => e.id) }, "gateway listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      kube?.stop();
+      queue.beginShutdown(); // long-polls answer now (204 / current status)
+      await app.close(); // stop accepting; wait for in-flight requests
+      await scaler?.close();
+      await webhooks?.close();
+      await queue.close();
+      log.info("gateway closed");
+      log.flush?.();
+    })());
+
+  return { url: `http://${urlHost}:${port}`, scalerAddress, app, registry, queue, close };
 }

@@ -1,0 +1,48 @@
+// Prometheus metrics (prom-client), one registry per gateway instance (tests run several in a process).
+import * as prom from "prom-client";
+import type { JobQueue } from "./queue";
+import type { EndpointRegistry } from "./endpoints";
+
+export class Metrics {
+  readonly registry = new prom.Registry();
+  readonly http: prom.Histogram<"method" | "route" | "status">;
+  readonly submitted: prom.Counter<"endpoint" | "kind">;
+  readonly taken: prom.Counter<"endpoint">;
+  readonly finished: prom.Counter<"endpoint" | "status">;
+  readonly rateLimited: prom.Counter<"endpoint" | "kind">;
+  readonly webhooks: prom.Counter<"result">;
+
+  constructor(queue: JobQueue, registry: EndpointRegistry) {
+    const r = [this.registry];
+    prom.collectDefaultMetrics({ register: this.registry, prefix: "longshore_gateway_" });
+    this.http = new prom.Histogram({
+      name: "longshore_gateway_http_request_duration_seconds",
+      help: "HTTP request duration by route and status (long-polls included)",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30, 90],
+      registers: r,
+    });
+    this.submitted = new prom.Counter({ name: "longshore_jobs_submitted_total", help: "Jobs accepted", labelNames: ["endpoint", "kind"], registers: r });
+    this.taken = new prom.Counter({ name: "longshore_jobs_taken_total", help: "Jobs handed to workers (re-takes after a lost worker included)", labelNames: ["endpoint"], registers: r });
+    this.finished = new prom.Counter({ name: "longshore_jobs_finished_total", help: "Jobs finished by workers", labelNames: ["endpoint", "status"], registers: r });
+    this.rateLimited = new prom.Counter({ name: "longshore_rate_limited_total", help: "Requests answered 429", labelNames: ["endpoint", "kind"], registers: r });
+    this.webhooks = new prom.Counter({ name: "longshore_webhook_attempts_total", help: "Webhook POST attempts", labelNames: ["result"], registers: r });
+    const gauge = (name: string, help: string, pick: (c: Awaited<ReturnType<JobQueue["counts"]>>) => number) =>
+      new prom.Gauge({
+        name,
+        help,
+        labelNames: ["endpoint"],
+        registers: r,
+        async collect() {
+          for (const ep of registry.list()) {
+            const c = await queue.counts(ep.id).catch(() => undefined);
+            if (c) this.set({ endpoint: ep.id }, pick(c));
+          }
+        },
+      });
+    gauge("longshore_jobs_waiting", "Waiting jobs (not lowPriority)", (c) => c.waiting);
+    gauge("longshore_jobs_waiting_low_priority", "Waiting lowPriority jobs", (c) => c.waitingLow);
+    gauge("longshore_jobs_in_progress", "Jobs held by workers", (c) => c.active);
+    gauge("longshore_queue_oldest_wait_seconds", "Age of the oldest waiting job", (c) => (c.oldestCreatedAt > 0 ? (Date.now() - c.oldestCreatedAt) / 1000 : 0));
+  }
+}
