@@ -86,6 +86,20 @@ export async function mockPulumi(opts: { preview?: boolean; stack?: string } = {
                 state.nodeGroupName = inputs.nodeGroupName ?? `${args.name}-ng`;
                 state.resources = [{ autoscalingGroups: [{ name: `eks-${args.name}-asg` }] }];
             }
+            if (args.type === "eks:index:Cluster") {
+                Object.assign(state, {
+                    kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [] }),
+                    oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+                    oidcProviderUrl: "oidc.eks.us-east-1.amazonaws.com/id/ABC",
+                });
+            }
+            if (args.type === "aws:ecr/repository:Repository") {
+                state.repositoryUrl = `123456789012.dkr.ecr.us-east-1.amazonaws.com/${inputs.name}`;
+                state.registryId = "123456789012";
+            }
+            if (args.type === "aws:elasticache/replicationGroup:ReplicationGroup") state.primaryEndpointAddress = "master.longshore.cache.amazonaws.com";
+            if (args.type === "aws:ec2/vpc:Vpc") state.cidrBlock = inputs.cidrBlock;
+            if (args.type.startsWith("aws:") && state.arn === undefined) state.arn = `arn:aws:mock:us-east-1:123456789012:${args.name}`;
             if (args.type === "aws:iam/role:Role") state.arn = `arn:aws:iam::123456789012:role/${args.name}`;
             if (args.type === "aws:ec2/launchTemplate:LaunchTemplate") state.latestVersion = 1;
             if (args.type.startsWith("kubernetes:") && state.metadata && state.metadata.name === undefined) {

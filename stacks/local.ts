@@ -1,0 +1,82 @@
+// The `local` target of the root program: a whole Longshore platform on the cluster of any kubeconfig context.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages } from "../components";
+import { apiKeysFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+
+/** `local` target: everything on the cluster of the current (or configured) kubeconfig context. */
+export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknown>> {
+    const context = cfg.get("kubeContext");
+    const provider = context ? new k8s.Provider("local", { context, enableServerSideApply: true }) : undefined;
+    const k8sOpts: pulumi.ComponentResourceOptions = provider ? { providers: { kubernetes: provider } } : {};
+    const registry = cfg.get("registry") ?? process.env.LONGSHORE_REGISTRY ?? "localhost:5000";
+    const ep = endpointConfig(cfg);
+    const endpointId = ep.id ?? "hello";
+
+    const deps: pulumi.Resource[] = [];
+    if (cfg.getBoolean("installKeda") ?? true) {
+        deps.push(new Keda("keda", {
+            version: cfg.get("kedaVersion"),
+            source: cfg.get("kedaManifests") ? { manifests: cfg.require("kedaManifests") } : undefined,
+            images: cfg.getObject<KedaImages>("kedaImages"),
+            webhooks: cfg.getBoolean("kedaWebhooks"),
+        }, k8sOpts));
+    }
+    if (cfg.getBoolean("installDevicePlugin") ?? true) {
+        new NvidiaDevicePlugin("nvidia-device-plugin", {
+            image: cfg.get("devicePluginImage"),
+            version: cfg.get("devicePluginVersion"),
+            args: cfg.getObject<string[]>("devicePluginArgs"),
+            env: cfg.getObject<Record<string, string>>("devicePluginEnv"),
+            nodeSelector: cfg.getObject<Record<string, string>>("devicePluginNodeSelector"),
+            timeSlicing: cfg.getNumber("gpuTimeSlicing") ? { replicas: cfg.requireNumber("gpuTimeSlicing") } : undefined,
+        }, k8sOpts);
+    }
+
+    const gatewayImage = gatewayImageFrom(cfg, registry);
+    const redisUrl = cfg.getSecret("redisUrl");
+    const platform = new ServerlessPlatform("platform", {
+        namespace: cfg.get("namespace") ?? "longshore",
+        gatewayImage,
+        apiKeys: apiKeysFrom(cfg),
+        redis: redisUrl
+            ? { url: redisUrl }
+            : {
+                image: cfg.get("redisImage"),
+                storage: (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
+                storageSize: cfg.get("redisStorageSize"),
+                storageClassName: cfg.get("redisStorageClass"),
+            },
+        gatewayEnv: cfg.getObject<Record<string, string>>("gatewayEnv"),
+    }, k8sOpts);
+
+    const endpoint = new ServerlessEndpoint(endpointId, {
+        platform,
+        endpointId,
+        image: workerImageFrom(cfg, endpointId, registry),
+        minWorkers: ep.minWorkers,
+        maxWorkers: ep.maxWorkers,
+        idleTimeoutSeconds: ep.idleTimeoutSeconds,
+        executionTimeoutSeconds: ep.executionTimeoutSeconds,
+        scalerType: ep.scalerType,
+        scalerValue: ep.scalerValue,
+        gpuCount: ep.cpuOnly ? undefined : ep.gpuCount,
+        gpuTypes: ep.gpuTypes,
+        cpuOnly: ep.cpuOnly,
+        containerDisk: ep.containerDisk,
+        env: ep.env,
+    }, { ...k8sOpts, dependsOn: deps });
+
+    return {
+        target: "local",
+        namespace: platform.namespace,
+        gatewayUrl: platform.gatewayUrl,
+        scalerAddress: platform.scalerAddress,
+        apiKeySecretName: platform.apiKeySecretName,
+        gatewayImage,
+        endpointId: endpoint.endpointId,
+        jobUrl: endpoint.jobUrl,
+        workerDeployment: endpoint.deploymentName,
+        scaledObject: endpoint.scaledObjectName,
+    };
+}
