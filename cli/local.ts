@@ -84,7 +84,8 @@ export async function runLocal(opts: LocalOptions): Promise<TestResult[]> {
       endpoints: [{ id: LOCAL_ENDPOINT_ID, workerToken }],
       logLevel: process.env.LONGSHORE_LOG_LEVEL || "silent",
       prefix: "local",
-      timings: { takeWaitMs: 5_000, stopWaitMs: 5_000 },
+      // short long-polls: a Python worker only notices SIGTERM when its job-take poll returns
+      timings: { takeWaitMs: 2_000, stopWaitMs: 2_000 },
     });
     const env = { ...workerEnvFor(gateway.url, LOCAL_ENDPOINT_ID, workerToken, workerId), ...(opts.env ?? {}) };
     opts.out.write(`local gateway ${gateway.url}, worker ${workerId}: ${opts.command ?? opts.image}\n`);

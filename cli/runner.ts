@@ -184,7 +184,8 @@ export async function runTests(opts: RunOptions): Promise<TestResult[]> {
   const results: TestResult[] = [];
   for (let i = 0; i < opts.tests.length; i++) {
     const r = await runTest(opts.tests[i], i, opts, progress);
-    out.write(`${r.verdict === "PASS" ? "ok  " : "FAIL"} [${i + 1}/${opts.tests.length}] ${r.name} — ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}\n`);
+    const job = r.jobId ? ` (job ${r.jobId})` : "";
+    out.write(`${r.verdict === "PASS" ? "ok  " : "FAIL"} [${i + 1}/${opts.tests.length}] ${r.name}${job} — ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}\n`);
     results.push(r);
   }
   return results;

@@ -1,0 +1,82 @@
+// Each example worker's handler, run as a process the way its image runs it (Python ones with the real
+// runpod==1.12.0 SDK, the TypeScript one with the Longshore SDK), tested with its own .github/tests.json
+// through `longshore test --local` (private gateway + redis-server).
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { Writable } from "stream";
+import { main } from "../../cli/main";
+import { ALIAS, ROOT } from "./harness";
+
+class Capture extends Writable {
+  text = "";
+  _write(chunk: any, _enc: string, cb: () => void) {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+async function localTest(example: string, command: string, env: Record<string, string> = {}) {
+  const dir = path.join(ROOT, "examples", example);
+  const out = new Capture();
+  const err = new Capture();
+  const envArgs = Object.entries(env).flatMap(([k, v]) => ["--env", `${k}=${v}`]);
+  const code = await main(["test", "--file", path.join(dir, ".github/tests.json"), "--local", "--command", command, "--cwd", dir, "--timeout", "60", ...envArgs], out, err);
+  return { code, out: out.text, err: err.text };
+}
+
+describe("example workers with their tests.json", function () {
+  this.timeout(90_000);
+  let python: string;
+
+  before(function () {
+    this.timeout(300_000);
+    python = execFileSync("bash", [path.join(ROOT, "scripts/setup-python.sh")], { encoding: "utf8" }).trim();
+  });
+
+  it("hello-python (seed handler, real runpod SDK) passes its tests", async () => {
+    const r = await localTest("hello-python", `${python} -u src/handler.py`, { SLEEP_TIME: "1" });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /2\/2 tests passed, 0 failed/);
+  });
+
+  it("hello-typescript (Longshore SDK) passes its tests", async () => {
+    const r = await localTest("hello-typescript", `${process.execPath} -r ts-node/register -r ${ALIAS} src/handler.ts`, {
+      SLEEP_TIME: "1",
+      TS_NODE_TRANSPILE_ONLY: "true",
+      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
+    });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /2\/2 tests passed, 0 failed/);
+  });
+
+  it("stream-python (generator + return_aggregate_stream) passes its tests", async () => {
+    const r = await localTest("stream-python", `${python} -u src/handler.py`);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /2\/2 tests passed, 0 failed/);
+  });
+
+  describe("iris-classifier (model baked at build time)", () => {
+    let venvPython: string;
+    let model: string;
+    before(function () {
+      // First run creates a cached venv with scikit-learn and bakes the model (about 2 minutes, once).
+      this.timeout(600_000);
+      const lines = execFileSync("bash", [path.join(ROOT, "examples/iris-classifier/scripts/dev-setup.sh")], { encoding: "utf8" }).trim().split("\n");
+      [venvPython, model] = lines.slice(-2);
+    });
+
+    it("passes its tests with the baked model, offline", async () => {
+      const r = await localTest("iris-classifier", `${venvPython} -u src/handler.py`, { MODEL_PATH: model, HF_HUB_OFFLINE: "1" });
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /2\/2 tests passed, 0 failed/);
+    });
+
+    it("refuses to start without the baked model (never downloads one)", async () => {
+      const r = await localTest("iris-classifier", `${venvPython} -u src/handler.py`, { MODEL_PATH: "/nonexistent/iris.joblib" });
+      assert.equal(r.code, 1);
+      assert.match(r.out, /worker exited early \(code 1\)/);
+      assert.match(r.err, /must be baked into the image at build time/);
+    });
+  });
+});
