@@ -102,7 +102,7 @@ describe("longshore test (CLI runner)", function () {
     assert.match(r.out, /FAIL\s+\| TIMEOUT\s+\|.*no terminal status after 2 s/);
     const jobId = /\(job ([^)]+)\) — TIMEOUT/.exec(r.out)?.[1];
     assert.ok(jobId, r.out);
-    const st = await fetch(`${gw.baseUrl}/ep/status/${jobId}`, { headers: { Authorization: `Bearer ${gw.apiKey}` } }).then((x) => x.json());
+    const st = await fetch(`${gw.baseUrl}/ep/status/${jobId}`, { headers: { Authorization: `Bearer ${gw.apiKey}` } }).then((x) => x.json() as Promise<any>);
     assert.equal(st.status, "CANCELLED");
   });
 
