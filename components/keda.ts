@@ -16,7 +16,7 @@ import * as yaml from "js-yaml";
 import { Validator, nonEmptyString, oneOf } from "./validate";
 import { parseImageRef, pinnedImage } from "./imageRef";
 
-export const DEFAULT_KEDA_VERSION = "2.16.1";
+export const DEFAULT_KEDA_VERSION = "2.17.2";
 export const KEDA_NAMESPACE = "keda";
 
 export interface KedaImages {
@@ -46,11 +46,11 @@ export interface KedaChartSource {
 }
 
 export interface KedaArgs {
-    /** KEDA version (used for default image tags, the default manifest path and the chart version). Default 2.16.1. */
+    /** KEDA version (used for default image tags, the default manifest path and the chart version). Default 2.17.2. */
     version?: string;
     /**
      * Where KEDA comes from. Default: `{ manifests: $LONGSHORE_KEDA_MANIFESTS }` or
-     * `$LONGSHORE_CACHE/keda-<version>/keda.yaml` (written by scripts/render-keda.sh).
+     * `$LONGSHORE_CACHE/keda-v<version>/keda.yaml` (written by scripts/render-keda.sh or the proving ground).
      */
     source?: KedaManifestSource | KedaChartSource;
     images?: KedaImages;
@@ -64,7 +64,7 @@ export interface KedaArgs {
 export function defaultKedaManifestPath(version: string = DEFAULT_KEDA_VERSION): string {
     if (process.env.LONGSHORE_KEDA_MANIFESTS) return process.env.LONGSHORE_KEDA_MANIFESTS;
     const cache = process.env.LONGSHORE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "longshore");
-    return path.join(cache, `keda-${version}`, "keda.yaml");
+    return path.join(cache, `keda-v${version}`, "keda.yaml");
 }
 
 /** Reads every YAML document from a file or a directory (sorted by name). */
@@ -115,18 +115,25 @@ export class Keda extends pulumi.ComponentResource {
         const pullPolicy = args.imagePullPolicy ?? "IfNotPresent";
         const badPolicy = oneOf(["Always", "IfNotPresent", "Never"])(pullPolicy);
         if (badPolicy) v.fail("imagePullPolicy", `(${JSON.stringify(pullPolicy)}) ${badPolicy}`);
-        const images: Required<KedaImages> = {
-            operator: args.images?.operator ?? `ghcr.io/kedacore/keda:${version}`,
-            metricsApiServer: args.images?.metricsApiServer ?? `ghcr.io/kedacore/keda-metrics-apiserver:${version}`,
-            webhooks: args.images?.webhooks ?? `ghcr.io/kedacore/keda-admission-webhooks:${version}`,
+        // Images: an override replaces the image of its role; without one, a manifest image that is not pinned
+        // (KEDA's kustomize config says `:main`/`:latest`) becomes ghcr.io/kedacore/<image>:<version>, and a pinned
+        // one (a release manifest, or a mirror rendered with digests) is kept as it is.
+        const defaults: Required<KedaImages> = {
+            operator: `ghcr.io/kedacore/keda:${version}`,
+            metricsApiServer: `ghcr.io/kedacore/keda-metrics-apiserver:${version}`,
+            webhooks: `ghcr.io/kedacore/keda-admission-webhooks:${version}`,
         };
-        for (const [k, img] of Object.entries(images)) {
+        const overrides: KedaImages = args.images ?? {};
+        for (const [k, img] of Object.entries(overrides)) {
+            if (img === undefined) continue;
             const broken = pinnedImage(img);
             if (broken) v.fail(`images.${k}`, `(${JSON.stringify(img)}) ${broken}`);
         }
+        const images: Required<KedaImages> = { ...defaults, ...overrides } as Required<KedaImages>;
         const webhooks = args.webhooks ?? true;
         const source = args.source ?? { manifests: defaultKedaManifestPath(version) };
         let count = 0;
+        const deployed: KedaImages = { ...images };
 
         if ("manifests" in source) {
             const p = source.manifests;
@@ -146,8 +153,14 @@ export class Keda extends pulumi.ComponentResource {
             }
             const objs = docs
                 .filter((d) => webhooks || !WEBHOOK_OBJECTS.has(`${d.kind}/${d.metadata?.name}`))
-                .map((d) => rewriteImages(d, images, pullPolicy));
+                .map((d) => rewriteImages(d, overrides, defaults, pullPolicy));
             count = objs.length;
+            for (const o of objs) {
+                for (const c of o.kind === "Deployment" ? o.spec?.template?.spec?.containers ?? [] : []) {
+                    const role = typeof c.image === "string" ? kedaImageRole(c.image) : undefined;
+                    if (role) deployed[role] = c.image;
+                }
+            }
             new k8s.yaml.ConfigGroup(`${name}`, { objs }, { parent: this });
         } else {
             const c = source.chart ?? {};
@@ -172,19 +185,22 @@ export class Keda extends pulumi.ComponentResource {
 
         this.namespace = pulumi.output(KEDA_NAMESPACE);
         this.version = pulumi.output(version);
-        this.images = pulumi.output(images);
+        this.images = pulumi.output(deployed as Required<KedaImages>);
         this.objectCount = pulumi.output(count);
         this.registerOutputs({ namespace: this.namespace, version: this.version, images: this.images });
     }
 }
 
-function rewriteImages(obj: any, images: Required<KedaImages>, pullPolicy: string): any {
+function rewriteImages(obj: any, overrides: KedaImages, defaults: Required<KedaImages>, pullPolicy: string): any {
     const o = JSON.parse(JSON.stringify(obj));
     const podSpec = o.kind === "Deployment" ? o.spec?.template?.spec : undefined;
     if (podSpec) {
         for (const c of [...(podSpec.containers ?? []), ...(podSpec.initContainers ?? [])]) {
             const role = typeof c.image === "string" ? kedaImageRole(c.image) : undefined;
-            if (role) c.image = images[role];
+            if (role) {
+                if (overrides[role] !== undefined) c.image = overrides[role];
+                else if (pinnedImage(c.image) !== undefined || /:main$/.test(c.image)) c.image = defaults[role];
+            }
             c.imagePullPolicy = pullPolicy;
         }
     }

@@ -1,8 +1,27 @@
 // The `local` target of the root program: a whole Longshore platform on the cluster of any kubeconfig context.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages } from "../components";
+import * as path from "path";
+import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
 import { apiKeysFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+
+/**
+ * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
+ * stacks/redis-image on `redisBaseImage` and pushed to `<registry>/longshore/redis` (pinned by digest);
+ * otherwise the ServerlessPlatform default.
+ */
+export function redisImageFrom(cfg: pulumi.Config, registry: string): pulumi.Input<string> | undefined {
+    const given = cfg.get("redisImage");
+    if (given) return given;
+    if (!(cfg.getBoolean("buildRedis") ?? false)) return undefined;
+    return new WorkerImage("redis", {
+        context: path.relative(process.cwd(), path.join(__dirname, "redis-image")) || ".",
+        repository: `${registry}/longshore/redis`,
+        tags: [cfg.get("redisTag") ?? "7.0-bookworm"],
+        buildArgs: { BASE_IMAGE: cfg.get("redisBaseImage") ?? `${registry}/longshore/python-base:3.11-bookworm` },
+        builderName: cfg.get("builderName"),
+    }).ref;
+}
 
 /** `local` target: everything on the cluster of the current (or configured) kubeconfig context. */
 export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknown>> {
@@ -42,7 +61,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         redis: redisUrl
             ? { url: redisUrl }
             : {
-                image: cfg.get("redisImage"),
+                image: redisImageFrom(cfg, registry),
                 storage: (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
                 storageSize: cfg.get("redisStorageSize"),
                 storageClassName: cfg.get("redisStorageClass"),

@@ -76,40 +76,53 @@ describe("Keda", () => {
         assert.strictEqual(rec.one("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").inputs.metadata.name, "scaledobjects.keda.sh");
         assert.strictEqual(rec.byType("kubernetes:core/v1:Namespace").length, 1);
         const d = deployments();
-        assert.strictEqual(d["keda-operator"].image, "ghcr.io/kedacore/keda:2.16.1");
-        assert.strictEqual(d["keda-metrics-apiserver"].image, "ghcr.io/kedacore/keda-metrics-apiserver:2.16.1");
-        assert.strictEqual(d["keda-admission"].image, "ghcr.io/kedacore/keda-admission-webhooks:2.16.1");
+        assert.strictEqual(d["keda-operator"].image, "ghcr.io/kedacore/keda:2.17.2");
+        assert.strictEqual(d["keda-metrics-apiserver"].image, "ghcr.io/kedacore/keda-metrics-apiserver:2.17.2");
+        assert.strictEqual(d["keda-admission"].image, "ghcr.io/kedacore/keda-admission-webhooks:2.17.2");
         for (const c of Object.values(d)) assert.strictEqual((c as any).imagePullPolicy, "IfNotPresent");
         assert.strictEqual(await valueOf(k.objectCount), 7);
-        assert.strictEqual(await valueOf(k.version), "2.16.1");
+        assert.strictEqual(await valueOf(k.version), "2.17.2");
     });
 
     it("every image is overridable (air-gapped mirror); webhooks can be left out; a directory works", async () => {
         new Keda("keda", {
             source: { manifests: dir },
-            version: "2.16.0",
+            version: "2.17.1",
             images: {
-                operator: "localhost:5000/longshore/keda:2.16.1",
-                metricsApiServer: "localhost:5000/longshore/keda-metrics-apiserver:2.16.1",
+                operator: "localhost:5000/longshore/keda:2.17.2",
+                metricsApiServer: "localhost:5000/longshore/keda-metrics-apiserver:2.17.2",
             },
             webhooks: false,
         });
         await settle(rec);
         const d = deployments();
-        assert.strictEqual(d["keda-operator"].image, "localhost:5000/longshore/keda:2.16.1");
-        assert.strictEqual(d["keda-metrics-apiserver"].image, "localhost:5000/longshore/keda-metrics-apiserver:2.16.1");
+        assert.strictEqual(d["keda-operator"].image, "localhost:5000/longshore/keda:2.17.2");
+        assert.strictEqual(d["keda-metrics-apiserver"].image, "localhost:5000/longshore/keda-metrics-apiserver:2.17.2");
         assert.strictEqual(d["keda-admission"], undefined);
         assert.strictEqual(rec.byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration").length, 0);
     });
 
+    it("images already pinned in the manifest (release YAML, local mirror by digest) are kept", async () => {
+        const pinned = path.join(dir, "pinned.yaml.txt");
+        const op = "localhost:5000/longshore/keda@sha256:" + "c".repeat(64);
+        fs.writeFileSync(pinned, MANIFEST.replace("ghcr.io/kedacore/keda:main", op).replace("ghcr.io/kedacore/keda-metrics-apiserver:main", "ghcr.io/kedacore/keda-metrics-apiserver:2.17.2"));
+        const k = new Keda("keda", { source: { manifests: pinned } });
+        await settle(rec);
+        const d = deployments();
+        assert.strictEqual(d["keda-operator"].image, op);
+        assert.strictEqual(d["keda-metrics-apiserver"].image, "ghcr.io/kedacore/keda-metrics-apiserver:2.17.2");
+        assert.strictEqual(d["keda-admission"].image, "ghcr.io/kedacore/keda-admission-webhooks:2.17.2", "the unpinned :main image gets the version");
+        assert.strictEqual((await valueOf(k.images)).operator, op);
+    });
+
     it("chart source: a local chart with image overrides in the values", async () => {
-        new Keda("keda", { source: { chart: { path: "/charts/keda" } }, images: { operator: "mirror.local/kedacore/keda:2.16.1" } });
+        new Keda("keda", { source: { chart: { path: "/charts/keda" } }, images: { operator: "mirror.local/kedacore/keda:2.17.2" } });
         await settle(rec);
         const chart = rec.one("kubernetes:helm.sh/v4:Chart").inputs;
         assert.strictEqual(chart.chart, "/charts/keda");
         assert.strictEqual(chart.namespace, "keda");
-        assert.deepStrictEqual(chart.values.image.keda, { registry: "mirror.local", repository: "kedacore/keda", tag: "2.16.1" });
-        assert.strictEqual(chart.values.image.metricsApiServer.tag, "2.16.1");
+        assert.deepStrictEqual(chart.values.image.keda, { registry: "mirror.local", repository: "kedacore/keda", tag: "2.17.2" });
+        assert.strictEqual(chart.values.image.metricsApiServer.tag, "2.17.2");
         assert.strictEqual(chart.values.image.pullPolicy, "IfNotPresent");
     });
 
@@ -118,7 +131,7 @@ describe("Keda", () => {
         try {
             delete process.env.LONGSHORE_KEDA_MANIFESTS;
             process.env.LONGSHORE_CACHE = "/tmp/lscache";
-            assert.strictEqual(defaultKedaManifestPath("2.16.1"), "/tmp/lscache/keda-2.16.1/keda.yaml");
+            assert.strictEqual(defaultKedaManifestPath("2.17.2"), "/tmp/lscache/keda-v2.17.2/keda.yaml");
             process.env.LONGSHORE_KEDA_MANIFESTS = file;
             assert.strictEqual(defaultKedaManifestPath(), file);
         } finally {
@@ -127,7 +140,7 @@ describe("Keda", () => {
     });
 
     it("helpers: image roles and multi-document parsing", () => {
-        assert.strictEqual(kedaImageRole("ghcr.io/kedacore/keda:2.16.1"), "operator");
+        assert.strictEqual(kedaImageRole("ghcr.io/kedacore/keda:2.17.2"), "operator");
         assert.strictEqual(kedaImageRole("localhost:5000/x/keda-metrics-apiserver@sha256:" + "a".repeat(64)), "metricsApiServer");
         assert.strictEqual(kedaImageRole("busybox:1.36"), undefined);
         assert.strictEqual(readManifests(file).length, 7);
@@ -136,7 +149,7 @@ describe("Keda", () => {
     describe("validation", () => {
         it("missing manifest path names the fix", () => {
             assert.match(thrown(() => new Keda("bad", { source: { manifests: path.join(dir, "nope.yaml") } })),
-                /^Keda "bad": source\.manifests \(".*nope.yaml"\) does not exist: run `scripts\/render-keda.sh 2.16.1`/);
+                /^Keda "bad": source\.manifests \(".*nope.yaml"\) does not exist: run `scripts\/render-keda.sh 2.17.2`/);
         });
         it("a manifest without KEDA's CRD is refused", () => {
             const other = path.join(dir, "other.yml.txt");
