@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Part 30: the real Pulumi engine, built from the Go module proxy at pinned versions (npm's `pulumi` package
+# and get.pulumi.com are not reachable here). Everything lands in $LONGSHORE_CACHE/pulumi-$PULUMI_VERSION/bin,
+# which proving-ground/env.sh puts on PATH, so the language host and providers are used as ambient plugins.
+#   up     build what is missing (cold: long; runs go with nice -n 10), then check
+#   check  `pulumi version` works and every plugin binary is found on PATH and answers
+#   down   nothing runs (binaries stay cached)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+pg=$(cd "$here/.." && pwd)
+. "$pg/../scripts/lib.sh"
+. "$pg/engine-versions.sh"
+
+dest="$LONGSHORE_CACHE/pulumi-$PULUMI_VERSION"
+bin="$dest/bin"
+export GOFLAGS="-mod=mod -buildvcs=false" GOPROXY="${GOPROXY:-https://proxy.golang.org}" CGO_ENABLED=0 GOTOOLCHAIN=local
+# The kubernetes provider pseudo-version is served by the proxy but not listed in the checksum database.
+export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi/pulumi-kubernetes"
+
+stamped() { [ -x "$bin/$1" ] && [ "$(cat "$dest/.stamp-$1" 2>/dev/null)" = "$2" ]; }
+stamp() { echo "$2" > "$dest/.stamp-$1"; }
+timed_build() { # NAME OUT PKG LDFLAGS — go build in the current module dir; records the seconds it took
+  local t0; t0=$(date +%s)
+  log "go build $1 (nice -n 10; cold builds take minutes)"
+  nice -n 10 go build -trimpath -ldflags "$4" -o "$bin/$2.new" "$3"
+  mv "$bin/$2.new" "$bin/$2"
+  echo "$(( $(date +%s) - t0 ))" > "$dest/build-seconds-$1"
+}
+moddir() { # MODULE@VERSION → its directory in the module cache (downloads it)
+  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error","no Dir")))'
+}
+srcdir() { local s="$dest/src/$1"; rm -rf "$s"; mkdir -p "$s"; echo "$s"; }
+hashof() { cat "$@" | sha256sum | cut -c1-16; }
+
+# The CLI: a wrapper module requiring pkg/v3 + sdk/v3 at the same tag. pkg/go.mod replaces sdk with ../sdk
+# (unusable from outside the repository), so require sdk at the tag and copy pkg's non-relative replaces.
+build_cli() {
+  stamped pulumi "$PULUMI_VERSION" && return 0
+  local src pkgdir; src=$(srcdir cli); cd "$src"
+  pkgdir=$(moddir "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION")
+  {
+    echo "module longshore.dev/pulumi-cli"
+    echo "go $(sed -n 's/^go //p' "$pkgdir/go.mod")"
+    echo "require ("
+    echo "	github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION"
+    echo "	github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION"
+    echo ")"
+    { grep -E '^replace ' "$pkgdir/go.mod"; sed -n '/^replace (/,/^)/p' "$pkgdir/go.mod" | grep '=>' | sed 's/^\s*/replace /'; } | grep -v '=> \.' || true
+  } > go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > tools.go
+  log "pulumi CLI $PULUMI_VERSION: go mod tidy"
+  nice -n 10 go mod tidy
+  timed_build cli pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+    "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+  stamp pulumi "$PULUMI_VERSION"
+}
+
+# The Node.js language host: our own small host on Pulumi's Go SDK (see the comment in its main.go for why).
+build_nodejs_host() {
+  local key; key="$PULUMI_VERSION-$(hashof "$pg/pulumi/language-nodejs/main.go")"
+  stamped pulumi-language-nodejs "$key" && return 0
+  local src; src=$(srcdir language-nodejs); cd "$src"
+  cp "$pg/pulumi/language-nodejs/main.go" .
+  printf 'module longshore.dev/pulumi-language-nodejs\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 %s\n' "$PULUMI_VERSION" > go.mod
+  nice -n 10 go mod tidy
+  timed_build language-nodejs pulumi-language-nodejs . "-s -w -X main.Version=${PULUMI_VERSION#v}"
+  stamp pulumi-language-nodejs "$key"
+}
+
+# docker-build provider (no replaces) + longshore-buildx-builder, a few lines on the same buildx library
+# that register a `remote` buildx builder pointing at our buildkitd (there is no buildx CLI in Debian 12).
+build_docker_build() {
+  local key; key="$PULUMI_DOCKER_BUILD_VERSION-$(hashof "$pg/pulumi/buildx-builder/main.go")"
+  stamped pulumi-resource-docker-build "$key" && stamped longshore-buildx-builder "$key" && return 0
+  local src; src=$(srcdir docker-build); cd "$src"
+  mkdir -p builder && cp "$pg/pulumi/buildx-builder/main.go" builder/
+  printf 'module longshore.dev/docker-build\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi-docker-build %s\n' "$PULUMI_DOCKER_BUILD_VERSION" > go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build"\n' > tools.go
+  nice -n 10 go mod tidy
+  timed_build docker-build pulumi-resource-docker-build github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build \
+    "-s -w -X github.com/pulumi/pulumi-docker-build/provider.Version=${PULUMI_DOCKER_BUILD_VERSION#v}"
+  timed_build buildx-builder longshore-buildx-builder ./builder "-s -w"
+  stamp pulumi-resource-docker-build "$key"; stamp longshore-buildx-builder "$key"
+}
+
+# Kubernetes provider: its cmd/ main embeds generated, git-ignored files, so a main of our own serves the
+# module's tracked schema.json (and terraform-mapping.json) through the provider's Serve.
+build_kubernetes_provider() {
+  local key; key="$PULUMI_KUBERNETES_MODULE_VERSION-$PULUMI_KUBERNETES_VERSION"
+  stamped pulumi-resource-kubernetes "$key" && return 0
+  local src kdir; src=$(srcdir kubernetes); cd "$src"
+  kdir=$(moddir "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_MODULE_VERSION")
+  cp "$kdir/cmd/pulumi-resource-kubernetes/schema.json" "$kdir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" .
+  chmod u+w ./*.json
+  cat > main.go <<'GO'
+// pulumi-resource-kubernetes built from the provider module's tracked schema (upstream's own main embeds
+// generated files that the module does not ship).
+package main
+
+import (
+	_ "embed"
+
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/provider"
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version"
+)
+
+//go:embed schema.json
+var schema []byte
+
+//go:embed terraform-mapping.json
+var terraformMapping []byte
+
+func main() { provider.Serve("kubernetes", version.Version, schema, terraformMapping) }
+GO
+  {
+    echo "module longshore.dev/pulumi-resource-kubernetes"
+    echo "go $(sed -n 's/^go //p' "$kdir/go.mod")"
+    echo "require github.com/pulumi/pulumi-kubernetes/provider/v4 $PULUMI_KUBERNETES_MODULE_VERSION"
+    echo "replace github.com/pulumi/pulumi-kubernetes/sdk/v4 => github.com/pulumi/pulumi-kubernetes/sdk/v4 $PULUMI_KUBERNETES_SDK_MODULE_VERSION"
+    { grep -E '^replace ' "$kdir/go.mod"; sed -n '/^replace (/,/^)/p' "$kdir/go.mod" | grep '=>' | sed 's/^\s*/replace /'; } | grep -v '=> \.' || true
+  } > go.mod
+  nice -n 10 go mod tidy
+  timed_build kubernetes pulumi-resource-kubernetes . \
+    "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION"
+  stamp pulumi-resource-kubernetes "$key"
+}
+
+check() {
+  . "$pg/env.sh"
+  local v; v=$(pulumi version) || die "pulumi version failed"
+  [ "$v" = "$PULUMI_VERSION" ] || die "pulumi version says $v, expected $PULUMI_VERSION"
+  for p in pulumi-language-nodejs pulumi-resource-docker-build pulumi-resource-kubernetes; do
+    [ "$(command -v "$p")" = "$bin/$p" ] || die "$p is not on PATH from $bin (source proving-ground/env.sh)"
+  done
+  pulumi-language-nodejs -version >/dev/null || die "pulumi-language-nodejs does not run"
+  log "pulumi $v; ambient plugins: nodejs host, docker-build $PULUMI_DOCKER_BUILD_VERSION, kubernetes $PULUMI_KUBERNETES_VERSION"
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$bin"
+    t0=$(date +%s)
+    build_cli; build_nodejs_host; build_docker_build; build_kubernetes_provider
+    log "part 30 ready in $(( $(date +%s) - t0 ))s"
+    check ;;
+  check) check ;;
+  down) : ;;
+  build-cli) mkdir -p "$bin"; build_cli ;;
+  build-nodejs-host) mkdir -p "$bin"; build_nodejs_host ;;
+  build-docker-build) mkdir -p "$bin"; build_docker_build ;;
+  build-kubernetes) mkdir -p "$bin"; build_kubernetes_provider ;;
+  *) echo "usage: $0 up|check|down" >&2; exit 2 ;;
+esac

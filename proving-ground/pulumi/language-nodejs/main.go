@@ -1,0 +1,239 @@
+// pulumi-language-nodejs for the Longshore proving ground.
+//
+// Why this is hand-written: Pulumi's own Node.js language host lives in the untagged Go module
+// github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, and the Go module proxy reachable here
+// serves none of its pseudo-versions (every lookup answers 403 "not available"), while GitHub release
+// downloads and get.pulumi.com are blocked. The language host is a thin process launcher, so this file
+// implements the part of the LanguageRuntime gRPC service that `pulumi preview|up|destroy|refresh` of a
+// TypeScript/JavaScript program needs, on top of Pulumi's published Go SDK (sdk/v3, from the proxy):
+//   - Handshake / engine address argument, GetPluginInfo, About
+//   - Run: starts `node <@pulumi/pulumi>/cmd/run` (the real Node.js SDK entry point, resolved from the program's
+//     node_modules) with the same arguments and PULUMI_CONFIG* environment the upstream host uses, talking to
+//     the engine's resource monitor directly.
+//   - GetRequiredPlugins/GetRequiredPackages: none. Providers are ambient plugins on PATH (proving-ground/env.sh),
+//     and the engine loads a default provider on first use.
+// Not implemented (answer Unimplemented): InstallDependencies (`pulumi install`; run npm yourself), code
+// generation, policy packs, RunPlugin (providers written in Node.js), debugger attach, synchronous invokes.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// Version is set with -ldflags "-X main.Version=...".
+var Version = "3.0.0-longshore"
+
+// Exit code by which @pulumi/pulumi's run script says "the user already got an actionable message".
+const exitAfterUserMessage = 32
+
+type host struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+	mu            sync.Mutex
+	engineAddress string
+	tracing       string
+	cancel        context.CancelFunc
+	cancelCtx     context.Context
+}
+
+func main() {
+	tracing := flag.String("tracing", "", "tracing endpoint (passed through to the program)")
+	flag.String("runtime", "nodejs", "only nodejs is supported")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(Version)
+		return
+	}
+	h := &host{tracing: *tracing}
+	h.cancelCtx, h.cancel = context.WithCancel(context.Background())
+	if args := flag.Args(); len(args) > 0 {
+		h.engineAddress = args[0]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cancel := make(chan bool)
+	go func() { <-ctx.Done(); close(cancel) }()
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: cancel,
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "could not start language host RPC server: %v\n", err)
+		os.Exit(1)
+	}
+	// The engine reads the port from our first line of stdout.
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fmt.Fprintf(os.Stderr, "language host RPC stopped serving: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func (h *host) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest) (*pulumirpc.LanguageHandshakeResponse, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.engineAddress = req.GetEngineAddress()
+	return &pulumirpc.LanguageHandshakeResponse{}, nil
+}
+
+func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: Version}, nil
+}
+
+func (h *host) GetRequiredPlugins(context.Context, *pulumirpc.GetRequiredPluginsRequest) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	return &pulumirpc.GetRequiredPluginsResponse{}, nil
+}
+
+func (h *host) GetRequiredPackages(context.Context, *pulumirpc.GetRequiredPackagesRequest) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+}
+
+func (h *host) GetProgramDependencies(context.Context, *pulumirpc.GetProgramDependenciesRequest) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	return &pulumirpc.GetProgramDependenciesResponse{}, nil
+}
+
+func (h *host) About(ctx context.Context, _ *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("could not find node on the $PATH: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, node, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("node --version: %w", err)
+	}
+	return &pulumirpc.AboutResponse{Executable: node, Version: strings.TrimPrefix(strings.TrimSpace(string(out)), "v")}, nil
+}
+
+func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.cancel()
+	return &emptypb.Empty{}, nil
+}
+
+// resolveRun finds @pulumi/pulumi's cmd/run from the program directory, the way Node.js itself resolves it.
+func resolveRun(ctx context.Context, node, programDir string) (string, error) {
+	cmd := exec.CommandContext(ctx, node, "-e", "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run'))")
+	cmd.Dir = programDir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("could not resolve @pulumi/pulumi/cmd/run from %s (is @pulumi/pulumi installed? run npm install): %w", programDir, err)
+	}
+	return string(out), nil
+}
+
+func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	info := req.GetInfo()
+	if info == nil {
+		return nil, errors.New("RunRequest without program info")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: "could not find node on the $PATH: " + err.Error()}, nil
+	}
+	runPath, err := resolveRun(ctx, node, info.GetProgramDirectory())
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+
+	h.mu.Lock()
+	engine := h.engineAddress
+	h.mu.Unlock()
+
+	args := []string{}
+	opts := info.GetOptions().AsMap()
+	if s, ok := opts["nodeargs"].(string); ok && s != "" {
+		args = append(args, strings.Fields(s)...)
+	}
+	args = append(args, runPath)
+	add := func(k, v string) {
+		if v != "" {
+			args = append(args, "--"+k, v)
+		}
+	}
+	add("monitor", req.GetMonitorAddress())
+	add("engine", engine)
+	add("organization", req.GetOrganization())
+	add("project", req.GetProject())
+	add("root-directory", info.GetRootDirectory())
+	add("stack", req.GetStack())
+	add("pwd", info.GetProgramDirectory())
+	if req.GetDryRun() {
+		args = append(args, "--dry-run")
+	}
+	add("parallel", strconv.Itoa(int(req.GetParallel())))
+	add("tracing", h.tracing)
+	entry := info.GetEntryPoint()
+	if entry == "" {
+		entry = "."
+	}
+	args = append(args, entry)
+	args = append(args, req.GetArgs()...)
+
+	// Config keys reach the Node.js SDK in the "<namespace>:config:<name>" form it has always accepted.
+	cfg := map[string]string{}
+	for k, v := range req.GetConfig() {
+		pk, err := config.ParseKey(k)
+		if err != nil {
+			return &pulumirpc.RunResponse{Error: err.Error()}, nil
+		}
+		cfg[pk.Namespace()+":config:"+pk.Name()] = v
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretJSON, _ := json.Marshal(secretKeys)
+
+	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfgJSON), "PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON))
+	typescript := true
+	if b, ok := opts["typescript"].(bool); ok {
+		typescript = b
+	}
+	if typescript {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if s, ok := opts["tsconfig"].(string); ok && s != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+s)
+	}
+
+	cmdCtx, cmdCancel := context.WithCancel(h.cancelCtx)
+	defer cmdCancel()
+	context.AfterFunc(ctx, cmdCancel)
+	cmd := exec.CommandContext(cmdCtx, node, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.Dir = info.GetProgramDirectory()
+	cmd.Env = env
+	// Wrapped so os/exec copies through a pipe: Node.js may flip its stdio to non-blocking mode.
+	cmd.Stdout = struct{ *os.File }{os.Stdout}
+	cmd.Stderr = struct{ *os.File }{os.Stderr}
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			if exitErr.ExitCode() == exitAfterUserMessage {
+				return &pulumirpc.RunResponse{Bail: true}, nil
+			}
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode())}, nil
+		}
+		return &pulumirpc.RunResponse{Error: "Problem executing program (could not run node): " + err.Error()}, nil
+	}
+	return &pulumirpc.RunResponse{}, nil
+}
