@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the test suites need on a fresh Debian machine. Idempotent: a second run changes nothing.
+#   - Debian: redis-server (real Redis for the gateway and worker tests)
+#   - npm dependencies from package-lock.json (npm ci, skipped when node_modules matches the lock)
+#   - Python venv with the real RunPod SDK (scripts/setup-python.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+apt_install redis-server ca-certificates
+stamp=node_modules/.longshore-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund >/dev/null
+  echo "$want" > "$stamp"
+fi
+bash scripts/setup-python.sh >/dev/null
+log "dependencies ready"

@@ -1,0 +1,151 @@
+// End-to-end: the root program's `local` stack deployed by the real Pulumi engine (Automation API over the
+// `pulumi` CLI built by the proving ground) onto the proving ground's real one-node Kubernetes, then driven by
+// the real RunPod clients. Every component of the local stack is created by `pulumi up` here:
+// WorkerImage (gateway, redis, worker — built by BuildKit, pushed to the local registry, pinned by digest),
+// Keda (from rendered manifests), NvidiaDevicePlugin (with the proving ground's fake-GPU image),
+// ServerlessPlatform (Redis + gateway) and ServerlessEndpoint (worker Deployment + KEDA ScaledObject).
+// GpuNodePool is AWS-only: it is covered by the mock tests and the eks stack's preview, not here.
+import { strict as assert } from "assert";
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
+import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
+
+const STACK = process.env.LONGSHORE_E2E_STACK ?? "local";
+
+describe("e2e: the local stack on the proving ground", function () {
+  this.timeout(40 * 60_000);
+  let stack: Stack;
+  let outputs: OutputMap;
+  let createdHere = false;
+  let apiKey = "";
+  let gatewayBase = ""; // http://<clusterIP>:8080
+  let ns = "";
+
+  const out = (k: string): string => {
+    const v = outputs[k]?.value;
+    assert.ok(v !== undefined, `stack output ${k} is missing`);
+    return String(v);
+  };
+
+  before(async function () {
+    loadProvingGroundEnv();
+    requireProvingGround();
+    const ws = await LocalWorkspace.create({ workDir: REPO });
+    createdHere = !(await ws.listStacks()).some((s) => s.name === STACK);
+    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: REPO });
+    const existing = await stack.getConfig("longshore:apiKeys").catch(() => undefined);
+    apiKey = existing?.value.split(",")[0]?.trim() || `lsk-${crypto.randomBytes(18).toString("hex")}`;
+    if (!existing) await stack.setConfig("longshore:apiKeys", { value: apiKey, secret: true });
+    log(`pulumi up --stack ${STACK} (created here: ${createdHere})`);
+    const t0 = Date.now();
+    const up = await stack.up({ color: "never", onOutput: (s) => process.env.LONGSHORE_E2E_VERBOSE && process.stdout.write(s) });
+    log(`pulumi up: ${up.summary.result} in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${JSON.stringify(up.summary.resourceChanges)}`);
+    outputs = up.outputs;
+    ns = out("namespace");
+    const svc = await kubectlJson(["-n", ns, "get", "service", "longshore-gateway"]);
+    gatewayBase = `http://${svc.spec.clusterIP}:8080`;
+  });
+
+  after(async function () {
+    if (!stack) return;
+    if (createdHere || process.env.LONGSHORE_E2E_DESTROY === "1") {
+      log(`pulumi destroy --stack ${STACK}`);
+      await stack.destroy({ color: "never" });
+      await stack.workspace.removeStack(STACK);
+    } else {
+      log(`stack ${STACK} existed before the suite: left deployed`);
+    }
+  });
+
+  it("created every component of the local stack with the real engine", async () => {
+    const state = await stack.exportStack();
+    const types = new Set<string>((state.deployment.resources ?? []).map((r: { type: string }) => r.type));
+    for (const t of [
+      "longshore:index:WorkerImage",
+      "longshore:index:Keda",
+      "longshore:index:NvidiaDevicePlugin",
+      "longshore:index:ServerlessPlatform",
+      "longshore:index:ServerlessEndpoint",
+      "docker-build:index:Image",
+      "kubernetes:keda.sh/v1alpha1:ScaledObject",
+      "kubernetes:apps/v1:Deployment",
+    ]) assert.ok(types.has(t), `no ${t} in the stack's state (types: ${[...types].sort().join(", ")})`);
+  });
+
+  it("a second `pulumi preview` shows no changes (digest pinning keeps it stable)", async () => {
+    const pv = await stack.preview({ color: "never" });
+    const changed = Object.entries(pv.changeSummary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
+    assert.deepEqual(changed, [], `expected a no-op preview, got ${JSON.stringify(pv.changeSummary)}`);
+  });
+
+  it("the policy pack passes on the deployed stack", async () => {
+    const pv = await stack.preview({ color: "never", policyPacks: [`${REPO}/policy/pack`] });
+    assert.ok(!/mandatory|violation/i.test(pv.stdout + pv.stderr), `policy violations:\n${pv.stdout}\n${pv.stderr}`);
+  });
+
+  it("the gateway answers through its Service, and the worker Deployment is pinned by digest, asks for a GPU and sits at zero", async () => {
+    const health = await fetch(`${gatewayBase}/healthz`);
+    assert.equal(health.status, 200);
+    const dep = await kubectlJson(["-n", ns, "get", "deployment", out("workerDeployment")]);
+    const c = dep.spec.template.spec.containers[0];
+    assert.match(c.image, /@sha256:[0-9a-f]{64}$/, "worker image must be a digest ref");
+    assert.equal(c.resources.limits["nvidia.com/gpu"], "1");
+    assert.ok(dep.spec.template.spec.tolerations.some((t: { key: string }) => t.key === "nvidia.com/gpu"), "GPU taint toleration");
+    assert.ok(dep.spec.template.spec.terminationGracePeriodSeconds >= 120, "drain grace >= execution timeout");
+    const so = await kubectlJson(["-n", ns, "get", "scaledobject", out("scaledObject")]);
+    assert.equal(so.spec.triggers[0].type, "external-push");
+    await waitFor("the ScaledObject to be Ready", 120_000, async () =>
+      (await kubectlJson(["-n", ns, "get", "scaledobject", out("scaledObject")])).status?.conditions?.some(
+        (c: { type: string; status: string }) => c.type === "Ready" && c.status === "True") || undefined);
+    await waitFor("zero worker replicas", 180_000, async () => {
+      const d = await kubectlJson(["-n", ns, "get", "deployment", out("workerDeployment")]);
+      return (d.spec.replicas ?? 0) === 0 && !(d.status.replicas > 0) ? true : undefined;
+    });
+  });
+
+  it("runpod-sdk runSync wakes the endpoint from zero; an unmodified RunPod worker answers on the GPU node", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const runpodSdk = require("runpod-sdk").default ?? require("runpod-sdk");
+    const ep = runpodSdk(apiKey, { baseUrl: `${gatewayBase}/v2` }).endpoint(out("endpointId"));
+    const t0 = Date.now();
+    const started = await ep.run({ input: { name: "e2e" } });
+    assert.equal(started.status, "IN_QUEUE");
+    const done = await waitFor("the job to finish", 300_000, async () => {
+      const s = await ep.status(started.id);
+      return ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].includes(s.status) ? s : undefined;
+    }, 1000);
+    log(`cold start → COMPLETED in ${((Date.now() - t0) / 1000).toFixed(1)} s (delayTime ${done.delayTime} ms, executionTime ${done.executionTime} ms)`);
+    assert.equal(done.status, "COMPLETED", JSON.stringify(done));
+    assert.equal(done.output, "Hello World");
+    const pods = await kubectlJson(["-n", ns, "get", "pods", "-l", `longshore.dev/endpoint=${out("endpointId")}`]);
+    const pod = pods.items.find((p: { metadata: { name: string } }) => p.metadata.name === done.workerId);
+    assert.ok(pod, `the job's workerId ${done.workerId} is one of the endpoint's pods`);
+    const node = await kubectlJson(["get", "node", pod.spec.nodeName]);
+    assert.ok(Number(node.status.allocatable["nvidia.com/gpu"]) >= 1, "the worker ran on a node that advertises nvidia.com/gpu");
+  });
+
+  it("the Python runpod.Endpoint client runs a job synchronously against the same endpoint", async () => {
+    const py = await new Promise<string>((resolve, reject) =>
+      execFile("bash", [`${REPO}/scripts/setup-python.sh`], (e, so) => (e ? reject(e) : resolve(so.trim()))));
+    const script = [
+      "import json, os, runpod",
+      "runpod.api_key = os.environ['KEY']",
+      "r = runpod.Endpoint(os.environ['EP']).run_sync({'name': 'py'}, timeout=240)",
+      "print(json.dumps(r))",
+    ].join("\n");
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(py, ["-c", script], { env: { ...process.env, KEY: apiKey, EP: out("endpointId"), RUNPOD_ENDPOINT_BASE_URL: `${gatewayBase}/v2` }, timeout: 280_000 },
+        (e, so, se) => (e ? reject(new Error(`${e.message}\n${se}`)) : resolve(so))));
+    assert.equal(JSON.parse(stdout.trim().split("\n").pop()!), "Hello World");
+  });
+
+  it("the endpoint scales back to zero workers after its idle timeout", async () => {
+    const t0 = Date.now();
+    await waitFor("scale-in to zero", 300_000, async () => {
+      const d = await kubectlJson(["-n", ns, "get", "deployment", out("workerDeployment")]);
+      return (d.spec.replicas ?? 0) === 0 ? true : undefined;
+    }, 2000);
+    log(`scaled to zero ${((Date.now() - t0) / 1000).toFixed(0)} s after the last job`);
+  });
+});
