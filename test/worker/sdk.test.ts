@@ -49,11 +49,14 @@ describe("worker SDK against the gateway", function () {
       main = worker();
     });
 
-    it("sync handler: output and extra job keys pass through", async () => {
+    it("sync handler: output returned; extra job keys (s3Config) reach the handler", async () => {
       const id = await client.run({ kind: "sync", value: 42 });
       const s = await client.terminal(id);
       assert.equal(s.status, "COMPLETED", JSON.stringify(s));
       assert.deepEqual(s.output, { echo: 42, extra: null });
+      const s3Config = { accessId: "a", accessSecret: "b", bucketName: "c", endpointUrl: "http://127.0.0.1:9/" };
+      const id2 = await client.run({ kind: "sync", value: 1 }, { s3Config });
+      assert.deepEqual((await client.terminal(id2)).output, { echo: 1, extra: s3Config });
     });
 
     it("async handler: awaited output", async () => {
@@ -204,6 +207,19 @@ describe("worker SDK against the gateway", function () {
       const id = await drain.run({ kind: "string" });
       worker({ endpointIndex: 2 });
       assert.equal((await drain.terminal(id)).status, "COMPLETED");
+    });
+
+    it("a worker killed outright (SIGKILL) mid-job: its pings stop, the job is re-queued and completed by the next worker", async () => {
+      const drain = new Client(gw, "drain");
+      const w = worker({ endpointIndex: 2 });
+      const id = await drain.run({ kind: "slow", ms: 1000 });
+      await drain.waitFor(id, (s) => s.status === "IN_PROGRESS");
+      w.kill("SIGKILL");
+      await w.exited;
+      const next = worker({ endpointIndex: 2 });
+      const s = await drain.terminal(id, 25_000);
+      assert.equal(s.status, "COMPLETED", JSON.stringify(s));
+      assert.equal(s.output.pid, next.proc.pid, "completed by the replacement worker");
     });
 
     it("past the execution timeout the job in hand is failed, and the worker still exits 0", async () => {

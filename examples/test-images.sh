@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds each example worker image with the local Docker engine (FROM the local base images, no pulls) and
+# tests it with its own .github/tests.json through `longshore test --local --image` — the way RunPod's
+# hosted action tests an image. Needs the proving ground's Docker engine and base images (parts 10/20).
+#   examples/test-images.sh [example ...]     (default: all)
+# The legacy `docker build` ignores Dockerfile.dockerignore, so hello-typescript (built from the repo root)
+# gets a staged context holding exactly what its Dockerfile.dockerignore allows.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib.sh"
+docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine (start the proving ground: proving-ground/pg up)"
+examples=("$@")
+[ ${#examples[@]} -gt 0 ] || examples=(hello-python hello-typescript stream-python iris-classifier)
+fail=0
+for ex in "${examples[@]}"; do
+  dir="$root/examples/$ex"
+  [ -f "$dir/Dockerfile" ] || die "no such example: $ex"
+  tag="longshore-example/$ex:test"
+  log "build $ex"
+  if [ "$ex" = hello-typescript ]; then
+    ctx="$(mktemp -d)"
+    trap 'rm -rf "$ctx"' EXIT
+    mkdir -p "$ctx/node_modules/@types" "$ctx/examples/hello-typescript"
+    cp -r "$root/package.json" "$root/worker" "$ctx/"
+    cp -r "$root/node_modules/typescript" "$root/node_modules/undici-types" "$ctx/node_modules/"
+    cp -r "$root/node_modules/@types/node" "$ctx/node_modules/@types/"
+    cp -r "$dir/src" "$dir/tsconfig.json" "$ctx/examples/hello-typescript/"
+    nice -n 10 docker build -q -t "$tag" -f "$dir/Dockerfile" "$ctx" >/dev/null
+  else
+    nice -n 10 docker build -q -t "$tag" "$dir" >/dev/null
+  fi
+  log "test $ex"
+  (cd "$dir" && node -r ts-node/register "$root/cli/main.ts" test --local --image "$tag" --env SLEEP_TIME=1 --timeout 120) || fail=1
+done
+exit $fail
