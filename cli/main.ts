@@ -71,9 +71,11 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   try {
     const timeoutS = values.timeout === undefined ? 300 : Number(values.timeout);
     if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
-    const file = findTestsFile(process.cwd(), values.file);
+    // `npm run longshore -- test …` runs in the package root; resolve paths where the user typed the command.
+    const base = process.env.npm_lifecycle_event === "longshore" && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+    const file = findTestsFile(base, values.file);
     const suite = loadTests(file);
-    out.write(`longshore test: ${suite.tests.length} test(s) from ${path.relative(process.cwd(), file) || file} (${suite.format} format)\n`);
+    out.write(`longshore test: ${suite.tests.length} test(s) from ${path.relative(base, file) || file} (${suite.format} format)\n`);
 
     if (values.local) {
       if (!!values.command === !!values.image) throw new UsageError("--local needs exactly one of --command \"<cmd>\" or --image <ref>");
@@ -84,7 +86,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         extraEnv[kv.slice(0, i)] = kv.slice(i + 1);
       }
       const { runLocal } = await import("./local");
-      const results = await runLocal({ tests: suite.tests, timeoutS, command: values.command, image: values.image, cwd: values.cwd, env: extraEnv, out, err });
+      const cwd = path.resolve(base, values.cwd ?? ".");
+      const results = await runLocal({ tests: suite.tests, timeoutS, command: values.command, image: values.image, cwd, env: extraEnv, out, err });
       out.write("\n" + formatTable(results));
       return results.every((r) => r.verdict === "PASS") ? 0 : 1;
     }

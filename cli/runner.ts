@@ -79,6 +79,12 @@ async function call(method: string, url: string, apiKey: string, body?: unknown,
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** fetch's "fetch failed" hides the reason (ECONNREFUSED, ENOTFOUND…) in `cause`. */
+function describe(err: any): string {
+  const cause = err?.cause;
+  return `${err?.message ?? err}${cause ? ` (${cause.code ?? cause.message ?? cause})` : ""}`;
+}
+
 class Progress {
   private last = "";
   private lastAt = 0;
@@ -120,7 +126,7 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
     id = sub.id;
     if (typeof id !== "string") return res({ verdict: "FAIL", status: "ERROR", reason: `/run answered without an id: ${short(sub)}` });
   } catch (err: any) {
-    return res({ verdict: "FAIL", status: "ERROR", reason: `submitting failed: ${err.message}` });
+    return res({ verdict: "FAIL", status: "ERROR", reason: `submitting failed: ${describe(err)}` });
   }
 
   let status = "IN_QUEUE";
@@ -151,7 +157,7 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
       }
       if (consecutiveErrors >= 10) {
         progress.clear();
-        return res({ verdict: "FAIL", status: "ERROR", jobId: id, reason: `polling /status kept failing: ${err.message}` });
+        return res({ verdict: "FAIL", status: "ERROR", jobId: id, reason: `polling /status kept failing: ${describe(err)}` });
       }
     }
     if (TERMINAL.has(status)) break;
