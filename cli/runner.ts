@@ -80,7 +80,7 @@ async function call(method: string, url: string, apiKey: string, body?: unknown,
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** fetch's "fetch failed" hides the reason (ECONNREFUSED, ENOTFOUND…) in `cause`. */
-function describe(err: any): string {
+function explain(err: any): string {
   const cause = err?.cause;
   return `${err?.message ?? err}${cause ? ` (${cause.code ?? cause.message ?? cause})` : ""}`;
 }
@@ -126,7 +126,7 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
     id = sub.id;
     if (typeof id !== "string") return res({ verdict: "FAIL", status: "ERROR", reason: `/run answered without an id: ${short(sub)}` });
   } catch (err: any) {
-    return res({ verdict: "FAIL", status: "ERROR", reason: `submitting failed: ${describe(err)}` });
+    return res({ verdict: "FAIL", status: "ERROR", reason: `submitting failed: ${explain(err)}` });
   }
 
   let status = "IN_QUEUE";
@@ -157,7 +157,7 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
       }
       if (consecutiveErrors >= 10) {
         progress.clear();
-        return res({ verdict: "FAIL", status: "ERROR", jobId: id, reason: `polling /status kept failing: ${describe(err)}` });
+        return res({ verdict: "FAIL", status: "ERROR", jobId: id, reason: `polling /status kept failing: ${explain(err)}` });
       }
     }
     if (TERMINAL.has(status)) break;
