@@ -173,7 +173,10 @@ class Runtime {
   private concurrency = 1;
   private draining = false;
   private refreshRequested = false;
-  /** Aborts the long polls (job-take, job-stop) and sleeps when the worker stops. */
+  /** Aborted when the drain begins: ends the job-take long poll and its back-off sleeps. */
+  private readonly taking = new AbortController();
+  /** Aborted when the worker has fully stopped: ends the job-stop poll (kept during the drain, so a
+   *  job cancelled while the worker drains is still stopped). */
   private readonly lifecycle = new AbortController();
   private slotFreed: (() => void) | undefined;
   private stopPromise: Promise<number> | undefined;
@@ -229,7 +232,7 @@ class Runtime {
   private async fetchJobs(n: number): Promise<Job[]> {
     // The gateway answers within 90 s; give it a little more before giving up on the request.
     const timeout = AbortSignal.timeout(95_000);
-    const signal = AbortSignal.any([timeout, this.lifecycle.signal]);
+    const signal = AbortSignal.any([timeout, this.taking.signal]);
     const res = await fetch(this.takeUrlFor(n), { headers: this.headers({ Accept: "application/json" }), signal });
     const text = await res.text();
     if (res.status === 204 || res.status === 400) return [];
@@ -266,12 +269,12 @@ class Runtime {
         if (this.draining) break;
         if (err instanceof TooManyRequests) {
           this.log("debug", "job-take: too many requests, backing off 5 s");
-          await sleep(5000, this.lifecycle.signal);
+          await sleep(5000, this.taking.signal);
         } else if (err?.name === "TimeoutError") {
           // long poll ran out: ask again
         } else {
           this.log("warn", `job-take failed: ${err?.message ?? err}`);
-          await sleep(1000, this.lifecycle.signal); // gateway unreachable: don't spin
+          await sleep(1000, this.taking.signal); // gateway unreachable: don't spin
         }
       }
     }
@@ -492,7 +495,7 @@ class Runtime {
     this.log("info", `stopping: no new jobs; ${this.inHand.size} job(s) in hand will finish`);
     // Ends the job-take long poll at once. A job the gateway handed out in that instant is either
     // received (and run) or re-queued by the gateway when the connection closes unanswered.
-    this.lifecycle.abort();
+    this.taking.abort();
     this.slotFreed?.();
     this.stopPromise = this.done;
     this.maybeDone();
@@ -503,6 +506,7 @@ class Runtime {
     if (!this.draining || this.inHand.size > 0 || this.stopped) return;
     this.stopped = true;
     this.pingStop.abort();
+    this.lifecycle.abort();
     // One last heartbeat with no jobs in hand, so the gateway sees the drain finished.
     void this.pingIfEnabled().finally(() => {
       this.log("info", "worker stopped");

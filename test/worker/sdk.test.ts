@@ -209,6 +209,20 @@ describe("worker SDK against the gateway", function () {
       assert.equal((await drain.terminal(id)).status, "COMPLETED");
     });
 
+    it("a job cancelled while its worker drains is still stopped (job-stop stays open during the drain)", async () => {
+      const drain = new Client(gw, "drain");
+      const w = worker({ endpointIndex: 2 });
+      const id = await drain.run({ kind: "abortable", ms: 20_000 });
+      await drain.waitFor(id, (s) => s.status === "IN_PROGRESS");
+      w.kill("SIGTERM");
+      await sleep(300);
+      assert.equal((await drain.req("POST", `/cancel/${id}`, {})).status, 200);
+      const exit = await Promise.race([w.exited, sleep(10_000).then(() => "still running")]);
+      assert.deepEqual(exit, { code: 0, signal: null }, w.logs().slice(-2000));
+      assert.match(w.logs(), new RegExp(`ABORTED ${id}`));
+      assert.equal((await drain.status(id)).status, "CANCELLED");
+    });
+
     it("a worker killed outright (SIGKILL) mid-job: its pings stop, the job is re-queued and completed by the next worker", async () => {
       const drain = new Client(gw, "drain");
       const w = worker({ endpointIndex: 2 });
