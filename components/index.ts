@@ -1,8 +1,8 @@
 // Longshore component library: serverless GPU workers on your own Kubernetes.
 export * from "./validate";
 export * from "./imageRef";
-export { RegistryDigest, RegistryDigestArgs, resolveImageDigest, ResolveOptions, ResolvedImage } from "./registryDigest";
-export { RandomToken, RandomTokenArgs } from "./randomToken";
+export { RegistryDigest, RegistryDigestArgs, resolveImageDigest, ResolveOptions, ResolvedImage, registryDigestProvider } from "./registryDigest";
+export { RandomToken, RandomTokenArgs, randomTokenProvider } from "./randomToken";
 export * from "./workerImage";
 export * from "./serverlessPlatform";
 export * from "./serverlessEndpoint";

@@ -7,7 +7,8 @@
 // secret, and changes only when `length` or `keepers` change.
 import * as pulumi from "@pulumi/pulumi";
 
-const randomTokenProvider: pulumi.dynamic.ResourceProvider = {
+/** The dynamic provider (exported for tests). */
+export const randomTokenProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
         return { inputs: news };
     },

@@ -153,7 +153,8 @@ interface RegistryDigestInputs {
     insecure?: boolean;
 }
 
-const registryDigestProvider: pulumi.dynamic.ResourceProvider = {
+/** The dynamic provider (exported for tests). */
+export const registryDigestProvider: pulumi.dynamic.ResourceProvider = {
     async check(_olds: any, news: any) {
         return { inputs: news };
     },
