@@ -14,8 +14,10 @@ pg=$(cd "$here/.." && pwd)
 dest="$LONGSHORE_CACHE/pulumi-$PULUMI_VERSION"
 bin="$dest/bin"
 export GOFLAGS="-mod=mod -buildvcs=false" GOPROXY="${GOPROXY:-https://proxy.golang.org}" CGO_ENABLED=0 GOTOOLCHAIN=local
-# The kubernetes provider pseudo-version is served by the proxy but not listed in the checksum database.
-export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi/pulumi-kubernetes"
+# The checksum database reachable here does not list several module versions that the proxy serves (the
+# kubernetes provider pseudo-version, pulumi/pkg v3.215.0, cloud-ready-checks...): skip the sumdb lookup for
+# Pulumi's own modules; go.sum still records the hashes of what was downloaded.
+export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi"
 
 stamped() { [ -x "$bin/$1" ] && [ "$(cat "$dest/.stamp-$1" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" > "$dest/.stamp-$1"; }
@@ -70,11 +72,22 @@ build_nodejs_host() {
 # docker-build provider (no replaces) + longshore-buildx-builder, a few lines on the same buildx library
 # that register a `remote` buildx builder pointing at our buildkitd (there is no buildx CLI in Debian 12).
 build_docker_build() {
-  local key; key="$PULUMI_DOCKER_BUILD_VERSION-$(hashof "$pg/pulumi/buildx-builder/main.go")"
+  local key; key="$PULUMI_DOCKER_BUILD_VERSION-$PULUMI_JAVA_MODULE_VERSION-$PULUMI_DOTNET_MODULE_VERSION-$(hashof "$pg/pulumi/buildx-builder/main.go")"
   stamped pulumi-resource-docker-build "$key" && stamped longshore-buildx-builder "$key" && return 0
   local src; src=$(srcdir docker-build); cd "$src"
   mkdir -p builder && cp "$pg/pulumi/buildx-builder/main.go" builder/
-  printf 'module longshore.dev/docker-build\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi-docker-build %s\n' "$PULUMI_DOCKER_BUILD_VERSION" > go.mod
+  local proxy="${GOPROXY%%,*}" m="github.com/pulumi/pulumi-java@$PULUMI_JAVA_MODULE_VERSION"
+  curl -fsS -o pulumi-java.zip "$proxy/github.com/pulumi/pulumi-java/@v/$PULUMI_JAVA_MODULE_VERSION.zip" || die "cannot fetch $m from $proxy"
+  python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' pulumi-java.zip
+  mv "$m" pulumi-java && rm -rf github.com pulumi-java.zip && chmod -R u+w pulumi-java
+  {
+    printf 'module longshore.dev/docker-build\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi-docker-build %s\n' "$PULUMI_DOCKER_BUILD_VERSION"
+    # The provider imports the Java and .NET codegen packages (for schema metadata only); the proxy here refuses
+    # the versions it asks for, so use the nearest versions it serves. For pulumi-java it serves only the
+    # v1.30.0 zip (no .info/.mod), so the zip from the proxy is unpacked here and used as a directory replace.
+    echo "replace github.com/pulumi/pulumi-java => ./pulumi-java"
+    echo "replace github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 => github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 $PULUMI_DOTNET_MODULE_VERSION"
+  } > go.mod
   printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build"\n' > tools.go
   nice -n 10 go mod tidy
   timed_build docker-build pulumi-resource-docker-build github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build \
@@ -125,8 +138,16 @@ GO
   stamp pulumi-resource-kubernetes "$key"
 }
 
+# The docker-build provider finds BuildKit through the buildx store: register buildkitd (part 20) there as the
+# remote builder $LONGSHORE_BUILDER and make it current (idempotent).
+register_builder() {
+  . "$pg/env.sh"
+  "$bin/longshore-buildx-builder" "$LONGSHORE_BUILDER" "$BUILDKIT_HOST" "$BUILDX_CONFIG" >/dev/null
+}
+
 check() {
   . "$pg/env.sh"
+  [ -f "$BUILDX_CONFIG/instances/$LONGSHORE_BUILDER" ] || die "buildx builder $LONGSHORE_BUILDER is not registered in $BUILDX_CONFIG"
   local v; v=$(pulumi version) || die "pulumi version failed"
   [ "$v" = "$PULUMI_VERSION" ] || die "pulumi version says $v, expected $PULUMI_VERSION"
   for p in pulumi-language-nodejs pulumi-resource-docker-build pulumi-resource-kubernetes; do
@@ -141,6 +162,7 @@ case "${1:-}" in
     mkdir -p "$bin"
     t0=$(date +%s)
     build_cli; build_nodejs_host; build_docker_build; build_kubernetes_provider
+    register_builder
     log "part 30 ready in $(( $(date +%s) - t0 ))s"
     check ;;
   check) check ;;
