@@ -10,7 +10,7 @@ import { main } from "../../cli/main";
 import { parseTests, TestsFileError } from "../../cli/testsFile";
 import { startRedis, TestRedis } from "../helpers/redis";
 import { startGateway, TestGateway } from "../helpers/gateway";
-import { FIXTURE, ROOT, spawnWorker, stopWorkers, WorkerProc } from "../worker/harness";
+import { compiledFixture, ROOT, spawnWorker, stopWorkers, WorkerProc } from "../worker/harness";
 
 class Capture extends Writable {
   text = "";
@@ -164,8 +164,7 @@ describe("longshore test (CLI runner)", function () {
       { input: { kind: "sync", value: "L" }, output: { echo: "L", extra: null } },
       { input: { kind: "generator", n: 2 }, output: [] },
     ]);
-    const cmd = `${process.execPath} -r ts-node/register ${FIXTURE}`;
-    const r = await cli(["test", "--file", f, "--local", "--command", cmd, "--cwd", ROOT, "--env", "TS_NODE_TRANSPILE_ONLY=true"]);
+    const r = await cli(["test", "--file", f, "--local", "--command", `${process.execPath} ${compiledFixture()}`, "--cwd", ROOT]);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /local gateway http:\/\/127\.0\.0\.1:\d+, worker local-/);
     assert.match(r.out, /2\/2 tests passed, 0 failed/);

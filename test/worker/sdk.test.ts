@@ -105,7 +105,7 @@ describe("worker SDK against the gateway", function () {
       const err = typeof s.error === "string" ? JSON.parse(s.error) : s.error;
       assert.equal(err.error_type, "TypeError");
       assert.equal(err.error_message, "handler exploded on purpose");
-      assert.match(err.error_traceback, /handlers\.ts/);
+      assert.match(err.error_traceback, /handlers\.(ts|js)/);
     });
 
     it("returning {error} FAILS the job with that message", async () => {
