@@ -226,10 +226,14 @@ export class JobQueue {
     m.hset(this.rec(id), ...fields);
     m.pexpire(this.rec(id), ttl);
     m.zadd(this.ttlKey, now + ttl, `${ep}|${id}`);
-    await m.exec();
+    // Record and BullMQ job are written concurrently (one fsync group with appendfsync always instead of
+    // two in a row). Both must succeed before the id is returned. If only the BullMQ job lands, the take
+    // script finds no record and discards it; if only the record lands, it expires with its ttl. Either
+    // way the client got an error, so nothing it was promised is lost.
     // lowPriority jobs go to BullMQ's prioritized set, which is served after the plain wait list;
     // that also keeps them out of the scaling signal (we count only the wait list as "waiting").
-    await e.queue.add("job", {}, { jobId: id, ...(lp ? { priority: 1 } : {}), ...JOB_OPTS });
+    const [res] = await Promise.all([m.exec(), e.queue.add("job", {}, { jobId: id, ...(lp ? { priority: 1 } : {}), ...JOB_OPTS })]);
+    for (const [err] of res ?? []) if (err) throw err;
     this.events.emit(`new|${ep}`);
     return id;
   }
@@ -388,6 +392,7 @@ export class JobQueue {
   }
 
   async health(ep: string) {
+    if (this.seen.size) await this.flushWorkers();
     const c = await this.counts(ep);
     const [cnt, workers] = await Promise.all([this.redis.hgetall(this.cnt(ep)), this.redis.hgetall(this.workersKey(ep))]);
     const now = Date.now();
@@ -568,7 +573,10 @@ export class JobQueue {
     const r = await this.redis.lsFinish(this.rec(id), this.dl, this.stream(id), this.cnt(ep), worker, status, field, value, Date.now(), this.t.retentionRunMs, this.t.retentionRunsyncMs, this.p, ep, id);
     if (!r) return { code: 409, reason: `job ${id} is not in progress on worker ${worker} (cancelled, timed out or re-queued)` };
     const [token, webhook] = r;
-    await this.lightJob(this.ensureEndpoint(ep), id).moveToCompleted(null, token, false).catch(() => undefined);
+    // The record is final (and persisted) now, so the worker gets its answer without waiting for the
+    // BullMQ lock release. Should the release not happen (gateway dies here), the lock lapses, BullMQ's
+    // stalled check re-queues the job and the take script discards it because the record is terminal.
+    this.lightJob(this.ensureEndpoint(ep), id).moveToCompleted(null, token, false).catch(() => undefined);
     if (webhook) this.opts.onTerminal?.(ep, id, webhook);
     this.touchWorker(ep, worker, 0);
     return { code: 200 };
@@ -594,10 +602,21 @@ export class JobQueue {
     );
   }
 
+  private seen = new Map<string, Map<string, string>>();
+  private seenTimer?: NodeJS.Timeout;
   private touchWorker(ep: string, worker: string, n: number) {
-    // n: jobs held as last reported (pings carry the exact list)
-    const v = `${Date.now()}:${n}`;
-    this.redis.hset(this.workersKey(ep), worker, v).catch(() => undefined);
+    // n: jobs held as last reported (pings carry the exact list). Batched: one HSET per endpoint per
+    // second instead of a (fsynced) write on every take / done / ping.
+    let m = this.seen.get(ep);
+    if (!m) this.seen.set(ep, (m = new Map()));
+    m.set(worker, `${Date.now()}:${n}`);
+    this.seenTimer ??= setTimeout(() => this.flushWorkers(), 1000);
+  }
+  private async flushWorkers() {
+    this.seenTimer = undefined;
+    const all = this.seen;
+    this.seen = new Map();
+    await Promise.all([...all].map(([ep, m]) => this.redis.hset(this.workersKey(ep), Object.fromEntries(m)).catch(() => undefined)));
   }
 
   /** job-stop long-poll: ids of running jobs this worker must stop (cancelled / timed out). */
@@ -698,6 +717,8 @@ export class JobQueue {
   async close(): Promise<void> {
     this.beginShutdown();
     clearTimeout(this.sweepTimer);
+    clearTimeout(this.seenTimer);
+    await this.flushWorkers();
     for (const e of this.eps.values()) for (const t of e.takers) if (!t.done) ((t.done = true), t.resolve([]));
     await Promise.all([...this.eps.values()].map(async (e) => {
       await e.bullWorker.close(true).catch(() => undefined);

@@ -1,0 +1,145 @@
+// Gateway benchmark (prints figures; not a test). `npm run bench:gateway`
+//
+//  1. added latency: sequential /runsync through gateway + Redis queue + a protocol worker, minus the
+//     time of calling the same handler directly; p50 / p99 over BENCH_LAT_N requests.
+//  2. throughput: BENCH_JOBS jobs submitted with /run by BENCH_CLIENTS concurrent clients while N worker
+//     loops (job-take -> handler -> job-done) drain them; end-to-end jobs/s for each N in BENCH_WORKERS.
+//
+// Everything is real: redis-server (AOF, appendfsync as BENCH_FSYNC, default always), the gateway as its
+// own process (node dist if built, else ts-node), HTTP over loopback with keep-alive.
+import * as http from "http";
+import { startRedis } from "../test/helpers/redis";
+import { startGateway, TestGateway } from "../test/helpers/gateway";
+
+const env = (k: string, d: number) => Number(process.env[k] ?? d);
+const LAT_N = env("BENCH_LAT_N", 2000);
+const JOBS = env("BENCH_JOBS", 6000);
+const CLIENTS = env("BENCH_CLIENTS", 32);
+const WORKERS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
+const FSYNC = (process.env.BENCH_FSYNC ?? "always") as "always" | "everysec";
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+function call(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ method, host: u.hostname, port: u.port, path: u.pathname + u.search, agent, headers: { ...headers, ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}) } }, (res) => {
+      let b = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (b += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
+    });
+    req.on("error", reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+// the benchmark handler: what a trivial inference handler returns
+const handler = (input: { n: number }) => ({ out: input.n * 2 });
+
+function workerLoop(gw: TestGateway, id: string, stop: { v: boolean }, count: { n: number }) {
+  const ep = gw.endpoints[0];
+  const h = { authorization: ep.workerToken };
+  const base = `${gw.baseUrl}/${ep.id}`;
+  return (async () => {
+    while (!stop.v) {
+      const t = await call("GET", `${base}/job-take/${id}?&job_in_progress=0`, h);
+      if (t.status !== 200) continue;
+      const job = JSON.parse(t.body);
+      const output = handler(job.input);
+      await call("POST", `${base}/job-done/${id}/${job.id}?&isStream=false`, { ...h, "content-type": "application/x-www-form-urlencoded" }, JSON.stringify({ output }));
+      count.n++;
+    }
+  })();
+}
+
+const pct = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
+
+async function main() {
+  const redis = await startRedis({ appendfsync: FSYNC });
+  const gw = await startGateway({
+    redisUrl: redis.url,
+    mode: "child",
+    endpoints: [{ id: "bench", workerToken: "bench-worker-token", rateLimits: { run: 1e9, runsync: 1e9, status: 1e9 } }],
+    timings: { takeWaitMs: 10_000, leaseMs: 30_000, stalledIntervalMs: 5_000 },
+    env: { LOG_LEVEL: "warn" },
+  });
+  const auth = { authorization: `Bearer ${gw.apiKey}` };
+  const base = `${gw.baseUrl}/bench`;
+  console.log(`gateway benchmark — redis appendfsync=${FSYNC}, gateway in its own process, loopback HTTP keep-alive`);
+  console.log(`machine: ${require("os").cpus().length} cores, load average ${require("os").loadavg().map((x: number) => x.toFixed(1)).join(" ")}`);
+
+  // 1. added latency
+  {
+    // direct call cost of the handler
+    const direct: number[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      const t0 = process.hrtime.bigint();
+      handler({ n: i });
+      direct.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    direct.sort((a, b) => a - b);
+    const stop = { v: false };
+    const count = { n: 0 };
+    const loops = [workerLoop(gw, "lat-w1", stop, count), workerLoop(gw, "lat-w2", stop, count)];
+    const warm = 200;
+    const lat: number[] = [];
+    for (let i = 0; i < LAT_N + warm; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await call("POST", `${base}/runsync?wait=10000`, auth, JSON.stringify({ input: { n: i } }));
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 200 || !r.body.includes("COMPLETED")) throw new Error(`runsync: ${r.status} ${r.body}`);
+      if (i >= warm) lat.push(ms);
+    }
+    stop.v = true;
+    lat.sort((a, b) => a - b);
+    const d50 = pct(direct, 50);
+    const d99 = pct(direct, 99);
+    console.log(`\nadded latency of /runsync (gateway + queue + worker round trip) over ${LAT_N} sequential jobs:`);
+    console.log(`  direct handler call: p50 ${d50.toFixed(4)} ms  p99 ${d99.toFixed(4)} ms`);
+    console.log(`  through the gateway: p50 ${pct(lat, 50).toFixed(2)} ms  p99 ${pct(lat, 99).toFixed(2)} ms  max ${lat[lat.length - 1].toFixed(2)} ms`);
+    console.log(`  overhead:            p50 ${(pct(lat, 50) - d50).toFixed(2)} ms  p99 ${(pct(lat, 99) - d99).toFixed(2)} ms   (target <= 3 ms / <= 15 ms)`);
+    // release the two latency workers (their long-polls end with the next jobs or their wait)
+    await call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
+    await call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
+    await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 11_000))]);
+  }
+
+  // 2. throughput
+  console.log(`\nthroughput: ${JOBS} jobs via /run from ${CLIENTS} concurrent clients, drained by N worker loops:`);
+  for (const n of WORKERS) {
+    await call("POST", `${base}/purge-queue`, auth);
+    const stop = { v: false };
+    const count = { n: 0 };
+    const t0 = Date.now();
+    const loops = Array.from({ length: n }, (_, i) => workerLoop(gw, `tp-${n}-${i}`, stop, count));
+    let next = 0;
+    let submitted = 0;
+    const clients = Array.from({ length: CLIENTS }, async () => {
+      while (next < JOBS) {
+        next++;
+        const r = await call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: next } }));
+        if (r.status !== 200) throw new Error(`run: ${r.status} ${r.body}`);
+        submitted++;
+      }
+    });
+    await Promise.all(clients);
+    const tSubmit = Date.now() - t0;
+    while (count.n < JOBS) await new Promise((r) => setTimeout(r, 5));
+    const dt = (Date.now() - t0) / 1000;
+    stop.v = true;
+    console.log(`  N=${String(n).padStart(2)} workers: ${(JOBS / dt).toFixed(0).padStart(5)} jobs/s end-to-end (${submitted} accepted in ${(tSubmit / 1000).toFixed(2)} s = ${((submitted * 1000) / tSubmit).toFixed(0)}/s submit rate; all done in ${dt.toFixed(2)} s)   (target >= 2000 jobs/s)`);
+    // let the loops' pending long-polls end
+    for (let i = 0; i < n; i++) void call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
+    await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 11_000))]);
+  }
+
+  await gw.close();
+  await redis.stop({ removeData: true });
+  agent.destroy();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
