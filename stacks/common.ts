@@ -53,8 +53,8 @@ export function gatewayImageFrom(cfg: pulumi.Config, registry: string, opts?: pu
     const given = cfg.get("gatewayImage");
     if (given) return pulumi.output(given);
     return new WorkerImage("gateway", {
-        context: ".",
-        dockerfile: "gateway/Dockerfile",
+        context: cfg.get("gatewayContext") ?? ".",
+        dockerfile: cfg.get("gatewayDockerfile") ?? "gateway/Dockerfile",
         repository: `${registry}/longshore/gateway`,
         tags: [cfg.get("gatewayTag") ?? "0.1.0"],
         buildArgs: cfg.getObject<Record<string, string>>("gatewayBuildArgs"),

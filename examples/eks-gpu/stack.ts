@@ -208,8 +208,8 @@ export function eksStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknow
     } else {
         const repo = ecrRepository("gateway", `${clusterName}/gateway`, kms.arn, forceDelete);
         gatewayImage = new WorkerImage("gateway", {
-            context: repoPath("."),
-            dockerfile: repoPath("gateway/Dockerfile"),
+            context: cfg.get("gatewayContext") ?? repoPath("."),
+            dockerfile: cfg.get("gatewayDockerfile") ?? repoPath("gateway/Dockerfile"),
             ecrRepository: repo,
             tags: [cfg.get("gatewayTag") ?? "0.1.0"],
             buildArgs: cfg.getObject<Record<string, string>>("gatewayBuildArgs"),
