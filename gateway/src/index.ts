@@ -67,7 +67,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let kube: KubeEndpointSource | undefined;
   if (opts.kubernetes) {
     kube = new KubeEndpointSource(registry, opts.kubernetes, log);
-    await kube.start();
+    try {
+      await kube.start();
+    } catch (e) {
+      kube.stop();
+      await queue.close();
+      throw e;
+    }
   }
 
   const metrics = new Metrics(queue, registry);
@@ -131,6 +137,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 
   let shuttingDown = false;
+  // During shutdown every response closes its connection, so keep-alive sockets of requests that were
+  // in flight when close() began do not hold the process open for keepAliveTimeout.
+  app.addHook("onSend", async (_req, reply) => {
+    if (shuttingDown) reply.header("connection", "close");
+  });
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_req, reply) => {
     if (shuttingDown) return reply.code(503).send({ ready: false, reason: "shutting down" });
@@ -172,7 +183,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       shuttingDown = true;
       kube?.stop();
       queue.beginShutdown(); // long-polls answer now (204 / current status)
+      const sweepIdle = setInterval(() => app.server.closeIdleConnections?.(), 100);
       await app.close(); // stop accepting; wait for in-flight requests
+      clearInterval(sweepIdle);
       await scaler?.close();
       await webhooks?.close();
       await queue.close();
