@@ -169,6 +169,16 @@ describe("worker SDK against the gateway", function () {
     assert.equal(new Set(results.map((r) => r.output.pid)).size, 1, "all three ran in the one worker");
   });
 
+  it("concurrency as a function (like concurrency_modifier): ramps up to the value it returns", async () => {
+    const conc = new Client(gw, "conc");
+    await stopWorkers(workers);
+    const ids = await Promise.all([1, 2, 3, 4].map(() => conc.run({ kind: "slow", ms: 1500 })));
+    worker({ endpointIndex: 3, env: { CONCURRENCY: "fn:2" } });
+    const results = await Promise.all(ids.map((id) => conc.terminal(id, 20_000)));
+    for (const r of results) assert.equal(r.status, "COMPLETED", JSON.stringify(r));
+    assert.equal(Math.max(...results.map((r) => r.output.peak)), 2, JSON.stringify(results.map((r) => r.output)));
+  });
+
   describe("SIGTERM drain", () => {
     // each test owns the "drain" endpoint: no worker from an earlier test may take its jobs
     beforeEach(() => stopWorkers(workers));
