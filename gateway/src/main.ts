@@ -19,8 +19,14 @@ async function main() {
     const hard = setTimeout(() => process.exit(1), 30_000);
     hard.unref();
     gw.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        process.stderr.write("longshore-gateway: closed cleanly\n");
+        process.exit(0);
+      },
+      (e) => {
+        process.stderr.write(`longshore-gateway: shutdown failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));

@@ -72,7 +72,7 @@ describe("gateway: configuration and lifecycle", function () {
     assert.ok(rs.body.id);
     assert.ok(Date.now() - t0 < 10_000, "did not wait for the long-poll timeouts");
     assert.match(gw.logs(), /SIGTERM, shutting down/);
-    assert.match(gw.logs(), /gateway closed/);
+    assert.match(gw.logs(), /closed cleanly/);
   });
 
   it("Kubernetes discovery: lists labelled Secrets, then follows ADDED / MODIFIED / DELETED from the watch", async () => {
