@@ -50,6 +50,15 @@ describe("example workers with their tests.json", function () {
     assert.match(r.out, /2\/2 tests passed, 0 failed/);
   });
 
+  it("stream-typescript (async generator + returnAggregateStream) passes its tests", async () => {
+    const r = await localTest("stream-typescript", `${process.execPath} -r ts-node/register -r ${ALIAS} src/handler.ts`, {
+      TS_NODE_TRANSPILE_ONLY: "true",
+      TS_NODE_PROJECT: path.join(ROOT, "tsconfig.json"),
+    });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /2\/2 tests passed, 0 failed/);
+  });
+
   it("stream-python (generator + return_aggregate_stream) passes its tests", async () => {
     const r = await localTest("stream-python", `${python} -u src/handler.py`);
     assert.equal(r.code, 0, r.out + r.err);
