@@ -611,6 +611,14 @@ export function start(opts: StartOptions): WorkerHandle {
   if (!opts || typeof opts.handler !== "function") {
     throw new TypeError("start({ handler }): handler must be a function (sync, async, generator or async generator)");
   }
+  const c = opts.concurrency;
+  if (c !== undefined && typeof c !== "function" && !(Number.isInteger(c) && c >= 1)) {
+    throw new TypeError(`start({ concurrency }): must be an integer >= 1 or a function (current) => n, got ${JSON.stringify(c)}`);
+  }
+  const t = opts.executionTimeoutMs;
+  if (t !== undefined && !(typeof t === "number" && Number.isFinite(t) && t > 0)) {
+    throw new TypeError(`start({ executionTimeoutMs }): must be a positive number of milliseconds, got ${JSON.stringify(t)}`);
+  }
   const env = opts.env ?? process.env;
   const argv = opts.argv ?? process.argv.slice(2);
   const exitProcess = opts.exitProcess ?? true;

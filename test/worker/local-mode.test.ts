@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { compiledFixture } from "./harness";
+import { start } from "../../worker/index";
 
 function runLocal(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...process.env };
@@ -65,5 +66,13 @@ describe("worker SDK local test mode", function () {
     r = await runLocal(["--test-input", JSON.stringify({ kind: "sync" })], dir);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /has no "input"/);
+  });
+
+  it("start() rejects bad options at once, naming the option and the rule", () => {
+    const handler = () => 1;
+    assert.throws(() => start({ handler: undefined as any }), /start\(\{ handler \}\): handler must be a function/);
+    assert.throws(() => start({ handler, concurrency: 0 }), /start\(\{ concurrency \}\): must be an integer >= 1/);
+    assert.throws(() => start({ handler, concurrency: "2" as any }), /start\(\{ concurrency \}\)/);
+    assert.throws(() => start({ handler, executionTimeoutMs: -5 }), /start\(\{ executionTimeoutMs \}\): must be a positive number/);
   });
 });
