@@ -6,7 +6,9 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { Writable } from "stream";
 import { main } from "../../cli/main";
-import { ALIAS, ROOT } from "./harness";
+import { startRedis, TestRedis } from "../helpers/redis";
+import { startGateway, TestGateway } from "../helpers/gateway";
+import { ALIAS, Client, ROOT, spawnWorker, stopWorkers, WorkerProc } from "./harness";
 
 class Capture extends Writable {
   text = "";
@@ -86,6 +88,35 @@ describe("example workers with their tests.json", function () {
       assert.equal(r.code, 1);
       assert.match(r.out, /worker exited early \(code 1\)/);
       assert.match(r.err, /must be baked into the image at build time/);
+    });
+  });
+
+  describe("scale-in of an unmodified Python worker (hello-python)", () => {
+    let redis: TestRedis;
+    let gw: TestGateway;
+    const workers: WorkerProc[] = [];
+    before(async () => {
+      redis = await startRedis();
+      gw = await startGateway({ redisUrl: redis.url });
+    });
+    after(async () => {
+      await stopWorkers(workers);
+      await gw?.close();
+      await redis?.stop({ removeData: true });
+    });
+
+    it("SIGTERM with a job in hand: runpod finishes it, the result is posted, the process exits 0", async () => {
+      const client = new Client(gw);
+      const w = spawnWorker(gw, { cmd: [python, "-u", "src/handler.py"], cwd: path.join(ROOT, "examples/hello-python"), env: { SLEEP_TIME: "3" } });
+      workers.push(w);
+      const id = await client.run({ name: "scale-in" });
+      await client.waitFor(id, (s) => s.status === "IN_PROGRESS", 30_000);
+      w.kill("SIGTERM");
+      const exit = await w.exited;
+      assert.deepEqual(exit, { code: 0, signal: null }, w.logs().slice(-2000));
+      const s = await client.status(id);
+      assert.equal(s.status, "COMPLETED", JSON.stringify(s));
+      assert.equal(s.output, "Hello World");
     });
   });
 });
