@@ -5,7 +5,7 @@
 //  2. throughput: BENCH_JOBS jobs submitted with /run by BENCH_CLIENTS concurrent clients while N worker
 //     loops (job-take -> handler -> job-done) drain them; end-to-end jobs/s for each N in BENCH_WORKERS.
 //
-// Everything is real: redis-server (AOF, appendfsync as BENCH_FSYNC, default always), the gateway as its
+// Everything is real: redis-server (AOF, appendfsync as BENCH_FSYNC: default everysec as ServerlessPlatform deploys it; "always" for the strict mode), the gateway as its
 // own process (node dist if built, else ts-node), HTTP over loopback with keep-alive.
 import * as http from "http";
 import { startRedis } from "../test/helpers/redis";
@@ -16,7 +16,7 @@ const LAT_N = env("BENCH_LAT_N", 2000);
 const JOBS = env("BENCH_JOBS", 6000);
 const CLIENTS = env("BENCH_CLIENTS", 32);
 const WORKERS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
-const FSYNC = (process.env.BENCH_FSYNC ?? "always") as "always" | "everysec";
+const FSYNC = (process.env.BENCH_FSYNC ?? "everysec") as "always" | "everysec";
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
 function call(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
@@ -63,6 +63,8 @@ async function main() {
     endpoints: [{ id: "bench", workerToken: "bench-worker-token", rateLimits: { run: 1e9, runsync: 1e9, status: 1e9 } }],
     timings: { takeWaitMs: 10_000, leaseMs: 30_000, stalledIntervalMs: 5_000 },
     env: { LOG_LEVEL: "warn" },
+    // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway process
+    nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ? process.env.BENCH_GATEWAY_NODE_ARGS.split(" ") : [],
   });
   const auth = { authorization: `Bearer ${gw.apiKey}` };
   const base = `${gw.baseUrl}/bench`;

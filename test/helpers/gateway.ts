@@ -40,6 +40,8 @@ export interface StartGatewayOptions {
   env?: Record<string, string>;
   /** Redis key prefix; default a random one so suites sharing a Redis do not see each other */
   prefix?: string;
+  /** child mode: extra node flags (e.g. --cpu-prof) */
+  nodeArgs?: string[];
 }
 
 /** Short timings so tests finish fast; the same code paths as production. */
@@ -123,7 +125,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
   const url = `http://127.0.0.1:${port}`;
 
   const launch = async () => {
-    const c = spawn(process.execPath, ["-r", "ts-node/register", path.join(root, "gateway/src/main.ts")], {
+    const c = spawn(process.execPath, [...(opts.nodeArgs ?? []), "-r", "ts-node/register", path.join(root, "gateway/src/main.ts")], {
       cwd: root,
       env,
       stdio: ["ignore", "pipe", "pipe"],
