@@ -118,5 +118,18 @@ describe("example workers with their tests.json", function () {
       assert.equal(s.status, "COMPLETED", JSON.stringify(s));
       assert.equal(s.output, "Hello World");
     });
+
+    it("start({refresh_worker: True}): the Python worker exits 0 after its job, as the guide says", async () => {
+      const client = new Client(gw);
+      const w = spawnWorker(gw, { cmd: [python, "-u", path.join(__dirname, "fixtures/py_refresh.py")] });
+      workers.push(w);
+      const id = await client.run({ value: 9 });
+      const s = await client.terminal(id, 30_000);
+      assert.equal(s.status, "COMPLETED", JSON.stringify(s));
+      assert.equal(s.output.value, 9);
+      assert.equal(s.output.pid, w.proc.pid);
+      const exit = await w.exited;
+      assert.deepEqual(exit, { code: 0, signal: null }, w.logs().slice(-2000));
+    });
   });
 });
