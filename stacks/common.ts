@@ -44,7 +44,7 @@ export function workerImageFrom(cfg: pulumi.Config, endpointId: string, registry
         repository: `${registry}/longshore/${endpointId}`,
         tags: [cfg.get("workerTag") ?? "0.1.0"],
         buildArgs: cfg.getObject<Record<string, string>>("workerBuildArgs"),
-        builderName: cfg.get("builderName"),
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
     }, opts).ref;
 }
 
@@ -58,6 +58,6 @@ export function gatewayImageFrom(cfg: pulumi.Config, registry: string, opts?: pu
         repository: `${registry}/longshore/gateway`,
         tags: [cfg.get("gatewayTag") ?? "0.1.0"],
         buildArgs: cfg.getObject<Record<string, string>>("gatewayBuildArgs"),
-        builderName: cfg.get("builderName"),
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
     }, opts).ref;
 }

@@ -19,7 +19,7 @@ export function redisImageFrom(cfg: pulumi.Config, registry: string): pulumi.Inp
         repository: `${registry}/longshore/redis`,
         tags: [cfg.get("redisTag") ?? "7.0-bookworm"],
         buildArgs: { BASE_IMAGE: cfg.get("redisBaseImage") ?? `${registry}/longshore/python-base:3.11-bookworm` },
-        builderName: cfg.get("builderName"),
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
     }).ref;
 }
 
