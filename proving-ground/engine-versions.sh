@@ -3,9 +3,6 @@
 # versions (e.g. pulumi/pkg/v3 v3.260.0's zip is refused), so each pin is the newest that builds here.
 : "${PULUMI_VERSION:=v3.259.0}"            # github.com/pulumi/pulumi/{pkg,sdk}/v3 — the CLI and the Go SDK
 : "${PULUMI_DOCKER_BUILD_VERSION:=v0.0.22}" # github.com/pulumi/pulumi-docker-build (matches @pulumi/docker-build 0.0.22)
-# docker-build v0.0.22 wants pulumi-java v1.29.0 and pulumi-language-dotnet v3.107.0, which the proxy refuses:
-: "${PULUMI_JAVA_MODULE_VERSION:=v1.30.0}"
-: "${PULUMI_DOTNET_MODULE_VERSION:=v3.100.0}"
 # github.com/pulumi/pulumi-kubernetes/provider/v4 has no module tags; the newest pseudo-version the proxy serves
 # here is a January 2026 commit between v4.24.1 and v4.25.0 (the sum database does not list it: GONOSUMDB).
 : "${PULUMI_KUBERNETES_MODULE_VERSION:=v4.0.0-20260115033456-f47bc2d6f199}"

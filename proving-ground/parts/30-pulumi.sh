@@ -69,24 +69,19 @@ build_nodejs_host() {
   stamp pulumi-language-nodejs "$key"
 }
 
-# docker-build provider (no replaces) + longshore-buildx-builder, a few lines on the same buildx library
+# docker-build provider + longshore-buildx-builder, a few lines on the same buildx library
 # that register a `remote` buildx builder pointing at our buildkitd (there is no buildx CLI in Debian 12).
 build_docker_build() {
-  local key; key="$PULUMI_DOCKER_BUILD_VERSION-$PULUMI_JAVA_MODULE_VERSION-$PULUMI_DOTNET_MODULE_VERSION-$(hashof "$pg/pulumi/buildx-builder/main.go")"
+  local key; key="$PULUMI_DOCKER_BUILD_VERSION-$(hashof "$pg/pulumi/buildx-builder/main.go" "$pg"/pulumi/codegen-stubs/*/go.mod "$pg"/pulumi/codegen-stubs/*/*/*.go "$pg"/pulumi/codegen-stubs/*/*/*/*/*.go)"
   stamped pulumi-resource-docker-build "$key" && stamped longshore-buildx-builder "$key" && return 0
   local src; src=$(srcdir docker-build); cd "$src"
   mkdir -p builder && cp "$pg/pulumi/buildx-builder/main.go" builder/
-  local proxy="${GOPROXY%%,*}" m="github.com/pulumi/pulumi-java@$PULUMI_JAVA_MODULE_VERSION"
-  curl -fsS -o pulumi-java.zip "$proxy/github.com/pulumi/pulumi-java/@v/$PULUMI_JAVA_MODULE_VERSION.zip" || die "cannot fetch $m from $proxy"
-  python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' pulumi-java.zip
-  mv "$m" pulumi-java && rm -rf github.com pulumi-java.zip && chmod -R u+w pulumi-java
+  cp -r "$pg/pulumi/codegen-stubs" stubs
   {
     printf 'module longshore.dev/docker-build\n\ngo 1.26.0\n\nrequire github.com/pulumi/pulumi-docker-build %s\n' "$PULUMI_DOCKER_BUILD_VERSION"
-    # The provider imports the Java and .NET codegen packages (for schema metadata only); the proxy here refuses
-    # the versions it asks for, so use the nearest versions it serves. For pulumi-java it serves only the
-    # v1.30.0 zip (no .info/.mod), so the zip from the proxy is unpacked here and used as a directory replace.
-    echo "replace github.com/pulumi/pulumi-java => ./pulumi-java"
-    echo "replace github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 => github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 $PULUMI_DOTNET_MODULE_VERSION"
+    # Java/.NET codegen: two plain structs from modules the proxy here refuses (pulumi/codegen-stubs/README.md).
+    echo "replace github.com/pulumi/pulumi-java => ./stubs/pulumi-java"
+    echo "replace github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3 => ./stubs/pulumi-language-dotnet"
   } > go.mod
   printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build"\n' > tools.go
   nice -n 10 go mod tidy
