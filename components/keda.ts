@@ -161,7 +161,10 @@ export class Keda extends pulumi.ComponentResource {
                     if (role) deployed[role] = c.image;
                 }
             }
-            new k8s.yaml.ConfigGroup(`${name}`, { objs }, { parent: this });
+            // Namespace and CRDs first, then everything that lives in them / needs them.
+            const isFoundation = (o: any) => o.kind === "Namespace" || o.kind === "CustomResourceDefinition";
+            const foundation = new k8s.yaml.ConfigGroup(`${name}-crds`, { objs: objs.filter(isFoundation) }, { parent: this });
+            new k8s.yaml.ConfigGroup(`${name}`, { objs: objs.filter((o) => !isFoundation(o)) }, { parent: this, dependsOn: [foundation] });
         } else {
             const c = source.chart ?? {};
             if ((c.path === undefined) === (c.repo === undefined)) v.fail("source.chart", "needs exactly one of path (local chart) or repo (chart repository URL)");

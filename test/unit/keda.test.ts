@@ -81,6 +81,8 @@ describe("Keda", () => {
         assert.strictEqual(d["keda-admission"].image, "ghcr.io/kedacore/keda-admission-webhooks:2.17.2");
         for (const c of Object.values(d)) assert.strictEqual((c as any).imagePullPolicy, "IfNotPresent");
         assert.strictEqual(await valueOf(k.objectCount), 7);
+        // CRDs and the namespace are a group of their own that the rest depends on
+        assert.deepStrictEqual(rec.byType("kubernetes:yaml:ConfigGroup").map((g) => g.name).sort(), ["keda", "keda-crds"]);
         assert.strictEqual(await valueOf(k.version), "2.17.2");
     });
 
