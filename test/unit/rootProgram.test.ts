@@ -156,6 +156,26 @@ describe("root program (index.ts)", function () {
         });
     });
 
+    describe("local stack in preview", () => {
+        it("registers the whole graph with no invoke (no registry or cloud call from the program)", async () => {
+            rec = await mockPulumi({ stack: "local", preview: true });
+            config({ "longshore:apiKeys": "k", "longshore:kedaManifests": kedaFile, "longshore:buildRedis": "true" });
+            runProgram();
+            await settle(rec, 150);
+            assert.strictEqual(pulumi.runtime.isDryRun(), true);
+            assert.strictEqual(rec.invokes.length, 0);
+            for (const t of ["longshore:index:Keda", "longshore:index:ServerlessPlatform", "longshore:index:ServerlessEndpoint", "kubernetes:keda.sh/v1alpha1:ScaledObject"]) {
+                assert.strictEqual(rec.byType(t).length, 1, t);
+            }
+            const builds = rec.byType("docker-build:index:Image").map((i) => i.inputs);
+            assert.strictEqual(builds.length, 3, "gateway, worker and redis images");
+            for (const b of builds) assert.strictEqual(b.buildOnPreview, false);
+            const redis = builds.find((b) => b.tags[0].startsWith("localhost:5000/longshore/redis:"))!;
+            assert.deepStrictEqual(redis.context, { location: "stacks/redis-image" });
+            assert.strictEqual(redis.buildArgs.BASE_IMAGE, "localhost:5000/longshore/python-base:3.11-bookworm");
+        });
+    });
+
     describe("config errors", () => {
         it("a missing required key (apiKeys) names the key and how to set it", async () => {
             rec = await mockPulumi({ stack: "local" });
