@@ -203,7 +203,14 @@ class Runtime {
 
   private targetConcurrency(): number {
     const c = this.opts.concurrency;
-    const next = typeof c === "function" ? c(this.concurrency) : c ?? 1;
+    let next: unknown;
+    try {
+      next = typeof c === "function" ? c(this.concurrency) : c ?? 1;
+    } catch (err: any) {
+      // a throwing concurrency function must not stop the worker from taking jobs
+      this.log("warn", `concurrency function threw (${err?.message ?? err}); keeping ${this.concurrency}`);
+      return this.concurrency;
+    }
     return Math.max(1, Math.floor(Number(next) || 1));
   }
 
