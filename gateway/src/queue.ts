@@ -55,7 +55,7 @@ export interface EndpointCounts {
 }
 
 interface RecordRedis extends Redis {
-  lsTake(rec: string, dl: string, worker: string, token: string, now: number, prefix: string, ep: string, id: string): Promise<string | null>;
+  lsTake(rec: string, dl: string, ttl: string, worker: string, token: string, now: number, prefix: string, ep: string, id: string): Promise<string | null>;
   lsFinish(rec: string, dl: string, stream: string, cnt: string, worker: string, status: string, field: string, value: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string): Promise<[string, string] | null>;
   lsAbort(rec: string, dl: string, stream: string, cnt: string, status: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string, onlyToken: string, err: string): Promise<[string, string, string, string] | null>;
   lsStreamPush(rec: string, stream: string, worker: string, chunk: string, prefix: string, id: string): Promise<string | null>;
@@ -120,7 +120,7 @@ export class JobQueue {
     // Record client: bounded retries so an HTTP request fails (503) instead of hanging while Redis is down.
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 20, enableAutoPipelining: true, lazyConnect: false }) as RecordRedis;
     this.redis.on("error", (e) => this.log.warn({ err: e.message }, "redis error"));
-    this.redis.defineCommand("lsTake", { numberOfKeys: 2, lua: S.TAKE });
+    this.redis.defineCommand("lsTake", { numberOfKeys: 3, lua: S.TAKE });
     this.redis.defineCommand("lsFinish", { numberOfKeys: 4, lua: S.FINISH });
     this.redis.defineCommand("lsAbort", { numberOfKeys: 4, lua: S.ABORT });
     this.redis.defineCommand("lsStreamPush", { numberOfKeys: 2, lua: S.STREAM_PUSH });
@@ -322,7 +322,7 @@ export class JobQueue {
     const e = this.ensureEndpoint(ep);
     if (prev === "IN_QUEUE") {
       // If a worker took it in between, the take script sees the terminal status and discards it.
-      await e.queue.remove(id).catch(() => 0);
+      await Promise.all([e.queue.remove(id).catch(() => 0), this.redis.zrem(this.ttlKey, `${ep}|${id}`)]);
     } else if (token) {
       await this.lightJob(e, id).moveToCompleted(null, token, false).catch(() => undefined);
     }
@@ -521,7 +521,7 @@ export class JobQueue {
       const claimed = await Promise.all(
         batch.map(async (g) => {
           const id = g.job.id!;
-          const payload = await this.redis.lsTake(this.rec(id), this.dl, taker.worker, g.token, now, this.p, e.id, id);
+          const payload = await this.redis.lsTake(this.rec(id), this.dl, this.ttlKey, taker.worker, g.token, now, this.p, e.id, id);
           if (payload === null) {
             // record gone (ttl) or terminal (cancelled while queued): drop the BullMQ job
             await g.job.moveToCompleted(null, g.token, false).catch(() => undefined);

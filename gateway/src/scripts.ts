@@ -15,7 +15,9 @@
 // Events are published on channel P:ev as "d|<id>" (terminal), "s|<id>" (stream chunk),
 // "x|<ep>|<worker>" (stop signal for a worker) so long-polls on any replica wake at once.
 
-/** KEYS: rec, dl(zset)   ARGV: worker, token, now, prefix, ep, id
+/** KEYS: rec, dl(zset), ttl(zset)   ARGV: worker, token, now, prefix, ep, id
+ *  (the ttl entry is dropped once the job runs: ttl bounds the wait in the queue; running jobs are
+ *  bounded by their execution timeout) 
  *  Returns the payload JSON, or false when the job must be discarded (missing or terminal).
  *  IN_PROGRESS is accepted: BullMQ handed us the job, so a previous attempt's lease lapsed
  *  (the replica that noticed may have died before rewriting the record). */
@@ -27,6 +29,7 @@ redis.call('HSET', KEYS[1], 'st', 'IN_PROGRESS', 'w', ARGV[1], 'tk', ARGV[2], 's
 redis.call('HDEL', KEYS[1], 'pg')
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(f[2]), ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[5] .. '|' .. ARGV[6])
 return f[1]
 `;
 
