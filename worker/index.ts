@@ -289,6 +289,12 @@ class Runtime {
 
   // ---------------------------------------------------------------- running a job
   private startJob(job: Job): void {
+    if (this.inHand.has(job.id)) {
+      // handed out again while still running here (its lease lapsed, e.g. pings failed): the run in hand
+      // will post the result; a second run in the same worker would only race it
+      this.log("warn", "job handed out again while already running here; keeping the running one", job.id);
+      return;
+    }
     const abort = new AbortController();
     const entry: InHand = { job, abort, settled: false };
     this.inHand.set(job.id, entry);
