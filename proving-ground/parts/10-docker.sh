@@ -70,6 +70,9 @@ state = "/run/containerd"
   address = "$CONTAINERD_SOCK"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$REG/longshore/pause:3.9"
+  # This VM grants root no CAP_SYS_RESOURCE, so runc cannot lower oom_score_adj: pod sandboxes (-998) and
+  # Guaranteed pods (-997) fail with "can't get final child's PID from pipe: EOF". Clamp to containerd's own value.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
