@@ -96,8 +96,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
     };
   }
 
-  const port = await freePort();
-  const scalerPort = await freePort();
+  let port = await freePort();
+  let scalerPort = await freePort();
   const root = path.resolve(__dirname, "../..");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -122,7 +122,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
   let child: ChildProcess | undefined;
   let out = "";
   let exited: Promise<void> = Promise.resolve();
-  const url = `http://127.0.0.1:${port}`;
+  let url = `http://127.0.0.1:${port}`;
 
   const launch = async () => {
     const c = spawn(process.execPath, [...(opts.nodeArgs ?? []), "-r", "ts-node/register", path.join(root, "gateway/src/main.ts")], {
@@ -148,7 +148,21 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
     c.kill("SIGKILL");
     throw new Error(`gateway child did not become ready: ${out.slice(-3000)}`);
   };
-  await launch();
+  // a probed free port can be taken by another process before the child binds it: retry with new ports
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String((e as Error).message))) throw e;
+      port = await freePort();
+      scalerPort = await freePort();
+      env.PORT = String(port);
+      env.SCALER_PORT = String(scalerPort);
+      url = `http://127.0.0.1:${port}`;
+      out = "";
+    }
+  }
 
   const kill = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (child && child.exitCode === null && child.signalCode === null) {
