@@ -91,7 +91,7 @@ EOF
 check() {
   kc get crd scaledobjects.keda.sh >/dev/null 2>&1 || { echo "KEDA CRDs missing" >&2; return 1; }
   local d
-  for d in keda-operator keda-operator-metrics-apiserver keda-admission; do
+  for d in keda-operator keda-metrics-apiserver keda-admission; do
     [ "$(kc -n keda get deploy "$d" -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" -ge 1 ] 2>/dev/null ||
       { echo "keda/$d not ready" >&2; return 1; }
   done
@@ -125,7 +125,7 @@ case "${1:-}" in
     render "$op" "$me" "$wh"
     log "apply $manifests"
     kc apply --server-side --force-conflicts -f "$manifests" >/dev/null
-    for d in keda-operator keda-operator-metrics-apiserver keda-admission; do
+    for d in keda-operator keda-metrics-apiserver keda-admission; do
       kc -n keda rollout status "deploy/$d" --timeout=300s >&2 || die "keda/$d rollout failed (kubectl -n keda logs deploy/$d)"
     done
     wait_for 180 apiservice check || die "KEDA metrics APIService not Available"
