@@ -390,18 +390,28 @@ class Runtime {
   }
 
   private async postDone(jobId: string, result: Result, isStream: boolean): Promise<void> {
-    await this.post(this.doneUrl, jobId, result, isStream, true);
+    const status = await this.post(this.doneUrl, jobId, result, isStream, true);
+    if (status === 413 && !result.error) {
+      // The output is over the gateway's body limit. Fail the job with a clear reason rather than leave it
+      // IN_PROGRESS to be re-run (and refused again) after its lease lapses.
+      const size = Buffer.byteLength(JSON.stringify(result));
+      const err = new Error(`job output is ${size} bytes, over the gateway's limit: upload large outputs (e.g. to S3) and return a link`);
+      err.name = "OutputTooLarge";
+      await this.post(this.doneUrl, jobId, { error: errorInfo(err, this.workerId), ...(result.stopPod ? { stopPod: true } : {}) }, isStream, true);
+    }
   }
 
   /**
    * POSTs raw JSON with the Python SDK's content type. Final results are retried for longer (with
    * backoff) than stream chunks: losing a final result would make the gateway re-run or time out the job.
    */
-  private async post(template: string, jobId: string, body: unknown, isStream: boolean, final = false): Promise<void> {
+  /** Returns the final HTTP status (0 when the gateway could not be reached). */
+  private async post(template: string, jobId: string, body: unknown, isStream: boolean, final = false): Promise<number> {
     const url = template.replace("$ID", jobId) + `&isStream=${isStream ? "true" : "false"}`;
     const payload = JSON.stringify(body);
     const attempts = final ? 8 : 3;
     let delay = 500;
+    let last = 0;
     for (let i = 1; i <= attempts; i++) {
       try {
         const res = await fetch(url, {
@@ -410,12 +420,13 @@ class Runtime {
           body: payload,
           signal: AbortSignal.timeout(30_000),
         });
-        await res.text();
-        if (res.ok) return;
+        const text = await res.text();
+        last = res.status;
+        if (res.ok) return last;
         // 4xx other than 429 will not get better by retrying (e.g. the job was cancelled meanwhile).
         if (res.status < 500 && res.status !== 429) {
-          this.log("warn", `gateway refused ${final ? "result" : "update"} (${res.status})`, jobId);
-          return;
+          this.log("warn", `gateway refused ${final ? "result" : "update"} (${res.status}: ${text.slice(0, 200)})`, jobId);
+          return last;
         }
         this.log("warn", `gateway answered ${res.status} to ${final ? "result" : "update"}, attempt ${i}/${attempts}`, jobId);
       } catch (err: any) {
@@ -427,6 +438,7 @@ class Runtime {
       }
     }
     this.log("error", `gave up posting ${final ? "result" : "update"}`, jobId);
+    return last;
   }
 
   // ---------------------------------------------------------------- job-stop

@@ -179,6 +179,26 @@ describe("worker SDK against the gateway", function () {
     assert.equal(Math.max(...results.map((r) => r.output.peak)), 2, JSON.stringify(results.map((r) => r.output)));
   });
 
+  it("an output over the gateway's body limit FAILS the job with a clear reason (not left to be re-run)", async () => {
+    const small = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "ep", workerToken: "worker-token-ep" }], options: { limits: { doneBodyBytes: 4096 } } });
+    try {
+      const w = spawnWorker(small);
+      workers.push(w);
+      const c = new Client(small);
+      const id = await c.run({ kind: "big", bytes: 10_000 });
+      const s = await c.terminal(id);
+      assert.equal(s.status, "FAILED", JSON.stringify(s).slice(0, 500));
+      const err = JSON.parse(s.error);
+      assert.equal(err.error_type, "OutputTooLarge");
+      assert.match(err.error_message, /job output is \d+ bytes, over the gateway's limit/);
+      const ok = await c.run({ kind: "big", bytes: 100 });
+      assert.equal((await c.terminal(ok)).output, "x".repeat(100));
+    } finally {
+      await stopWorkers(workers);
+      await small.close();
+    }
+  });
+
   describe("SIGTERM drain", () => {
     // each test owns the "drain" endpoint: no worker from an earlier test may take its jobs
     beforeEach(() => stopWorkers(workers));
