@@ -507,42 +507,59 @@ export class JobQueue {
   /** Claims taken BullMQ jobs in the record and hands them to waiting HTTP workers. */
   private async handOut(e: EndpointQueue, got: { job: Job; token: string }[]): Promise<void> {
     const now = Date.now();
-    let i = 0;
-    while (i < got.length) {
-      const taker = this.liveTaker(e);
-      if (!taker) {
+    const claim = (taker: Taker) => async (g: { job: Job; token: string }) => {
+      const id = g.job.id!;
+      const payload = await this.redis.lsTake(this.rec(id), this.dl, this.ttlKey, taker.worker, g.token, now, this.p, e.id, id);
+      if (payload === null) {
+        // record gone (ttl) or terminal (cancelled while queued): drop the BullMQ job
+        await g.job.moveToCompleted(null, g.token, false).catch(() => undefined);
+        return undefined;
+      }
+      // '{"id":"..",' + rest of the stored payload: no re-serialisation of large inputs
+      return `{"id":${JSON.stringify(id)},${payload.slice(1)}`;
+    };
+    let rest = got;
+    while (rest.length) {
+      // Assign jobs to every waiting worker at once (oldest first), then claim them all in parallel:
+      // with many workers waiting this is one round of Redis calls, not one per worker.
+      const assigned: { taker: Taker; batch: typeof got }[] = [];
+      let i = 0;
+      for (const t of e.takers) {
+        if (i >= rest.length) break;
+        if (t.done || t.claiming) continue;
+        if (t.isGone()) {
+          t.done = true;
+          t.resolve([]);
+          continue;
+        }
+        const batch = rest.slice(i, i + t.n);
+        i += batch.length;
+        t.claiming = true;
+        assigned.push({ taker: t, batch });
+      }
+      const leftover = rest.slice(i);
+      if (!assigned.length) {
         // nobody left to give them to: back to the queue, lock released
-        await Promise.all(got.slice(i).map((g) => g.job.moveToWait(g.token).catch(() => undefined)));
-        return;
+        await Promise.all(leftover.map((g) => g.job.moveToWait(g.token).catch(() => undefined)));
+        break;
       }
-      const batch = got.slice(i, i + taker.n);
-      i += batch.length;
-      taker.claiming = true;
-      const claimed = await Promise.all(
-        batch.map(async (g) => {
-          const id = g.job.id!;
-          const payload = await this.redis.lsTake(this.rec(id), this.dl, this.ttlKey, taker.worker, g.token, now, this.p, e.id, id);
-          if (payload === null) {
-            // record gone (ttl) or terminal (cancelled while queued): drop the BullMQ job
-            await g.job.moveToCompleted(null, g.token, false).catch(() => undefined);
-            return undefined;
-          }
-          // '{"id":"..",' + rest of the stored payload: no re-serialisation of large inputs
-          return `{"id":${JSON.stringify(id)},${payload.slice(1)}`;
-        }),
+      const results = await Promise.all(
+        assigned.map(async ({ taker, batch }) => ({ taker, jobs: (await Promise.all(batch.map(claim(taker)))).filter((x): x is string => !!x) })),
       );
-      const jobs = claimed.filter((x): x is string => !!x);
-      taker.claiming = false;
-      if (!jobs.length) {
-        if (taker.expired && !taker.done) ((taker.done = true), taker.resolve([]));
-        continue;
+      for (const { taker, jobs } of results) {
+        taker.claiming = false;
+        if (!jobs.length) {
+          // every job it was given had been cancelled / expired: it keeps waiting unless its time is up
+          if (taker.expired && !taker.done) ((taker.done = true), taker.resolve([]));
+          continue;
+        }
+        taker.done = true;
+        this.touchWorker(e.id, taker.worker, jobs.length);
+        taker.resolve(jobs);
       }
-      const at = e.takers.indexOf(taker);
-      if (at >= 0) e.takers.splice(at, 1);
-      taker.done = true;
-      this.touchWorker(e.id, taker.worker, jobs.length);
-      taker.resolve(jobs);
+      rest = leftover;
     }
+    e.takers = e.takers.filter((t) => !t.done);
   }
 
   /**
