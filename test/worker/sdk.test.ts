@@ -150,13 +150,33 @@ describe("worker SDK against the gateway", function () {
     });
   });
 
-  it("returnAggregateStream: the final output is the array of all chunks", async () => {
-    worker({ endpointIndex: 1, env: { AGGREGATE: "1" } });
-    const agg = new Client(gw, "agg");
-    const id = await agg.run({ kind: "generator", n: 3 });
-    const s = await agg.terminal(id);
-    assert.equal(s.status, "COMPLETED");
-    assert.deepEqual(s.output, ["chunk-0", "chunk-1", "chunk-2"]);
+  describe("a worker with returnAggregateStream", () => {
+    before(() => {
+      worker({ endpointIndex: 1, env: { AGGREGATE: "1" } });
+    });
+
+    it("the official runpod-sdk npm client drives a TS worker: runSync, run + stream", async () => {
+      // runpod-sdk is an ES module; Node 20 loads it through require()
+      const runpodSdk = require("runpod-sdk").default as (key: string, o: { baseUrl: string }) => { endpoint(id: string): any };
+      const e = runpodSdk(gw.apiKey, { baseUrl: gw.baseUrl }).endpoint("agg");
+      const r = await e.runSync({ input: { kind: "sync", value: "via runpod-sdk" } });
+      assert.equal(r.status, "COMPLETED", JSON.stringify(r));
+      assert.deepEqual(r.output, { echo: "via runpod-sdk", extra: null });
+      const job = await e.run({ input: { kind: "asyncgen", n: 3 } });
+      const chunks: unknown[] = [];
+      for await (const c of e.stream(job.id)) chunks.push(c);
+      assert.deepEqual(chunks, [0, 1, 2].map((i) => ({ output: { i } })));
+      const s = await e.status(job.id);
+      assert.deepEqual(s.output, [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    });
+
+    it("returnAggregateStream: the final output is the array of all chunks", async () => {
+      const agg = new Client(gw, "agg");
+      const id = await agg.run({ kind: "generator", n: 3 });
+      const s = await agg.terminal(id);
+      assert.equal(s.status, "COMPLETED");
+      assert.deepEqual(s.output, ["chunk-0", "chunk-1", "chunk-2"]);
+    });
   });
 
   it("concurrency: a worker with concurrency 3 runs three jobs at once (job-take-batch)", async () => {
