@@ -30,4 +30,4 @@ if (useKubernetes) {
         data: { digest: image.digest, ref: image.ref },
     });
 }
-export const configMapName = configMap ? configMap.metadata.name : undefined;
+export const configMapName = configMap ? configMap.metadata.name : "";
