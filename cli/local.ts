@@ -74,6 +74,12 @@ export async function runLocal(opts: LocalOptions): Promise<TestResult[]> {
   const tail = new Tail();
   let exitInfo: string | undefined;
   const containerName = `longshore-test-${randomBytes(4).toString("hex")}`;
+  // Ctrl-C / SIGTERM: stop submitting, then clean up below (the worker runs in its own process group and
+  // would otherwise be left behind).
+  let interrupted: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => (interrupted = `interrupted by ${sig}`);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     gateway = await createGateway({
       redisUrl: redis.url,
@@ -115,13 +121,15 @@ export async function runLocal(opts: LocalOptions): Promise<TestResult[]> {
       tests: opts.tests,
       timeoutS: opts.timeoutS,
       out: opts.out,
-      abortCheck: () => exitInfo,
+      abortCheck: () => interrupted ?? exitInfo,
     });
     if (results.some((r) => r.verdict !== "PASS") || exitInfo) {
       opts.err.write(`--- worker output (last lines) ---\n${tail.text()}\n--- end of worker output ---\n`);
     }
     return results;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     if (worker && worker.exitCode === null && worker.signalCode === null) {
       const exited = new Promise<void>((r) => worker!.once("exit", () => r()));
       const signal = (sig: NodeJS.Signals) => {

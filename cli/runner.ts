@@ -142,6 +142,8 @@ export async function runTest(t: TestCase, index: number, opts: RunOptions, prog
     }
     const aborted = opts.abortCheck?.();
     if (aborted) {
+      // leave nothing running behind us (with a live worker this also lets its drain finish at once)
+      await call("POST", `${base}/cancel/${id}`, opts.apiKey, {}, AbortSignal.timeout(5_000)).catch(() => undefined);
       progress.clear();
       return res({ verdict: "FAIL", status: "ERROR", jobId: id, reason: aborted });
     }
@@ -189,7 +191,11 @@ export async function runTests(opts: RunOptions): Promise<TestResult[]> {
   const progress = new Progress(out);
   const results: TestResult[] = [];
   for (let i = 0; i < opts.tests.length; i++) {
-    const r = await runTest(opts.tests[i], i, opts, progress);
+    // once aborted (worker gone, interrupted), the remaining tests fail without being submitted
+    const aborted = opts.abortCheck?.();
+    const r = aborted
+      ? { name: opts.tests[i].name, verdict: "FAIL" as const, status: "ERROR", durationMs: 0, reason: `not run: ${aborted}` }
+      : await runTest(opts.tests[i], i, opts, progress);
     const job = r.jobId ? ` (job ${r.jobId})` : "";
     out.write(`${r.verdict === "PASS" ? "ok  " : "FAIL"} [${i + 1}/${opts.tests.length}] ${r.name}${job} — ${r.status} in ${(r.durationMs / 1000).toFixed(1)}s${r.reason ? `: ${r.reason}` : ""}\n`);
     results.push(r);

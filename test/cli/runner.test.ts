@@ -178,6 +178,28 @@ describe("longshore test (CLI runner)", function () {
     assert.match(r.err, /boom at start/);
   });
 
+  it("--local interrupted (SIGINT) stops submitting, drains and removes the worker, exits 1", async () => {
+    const f = file("interrupt.json", [{ input: { kind: "abortable", ms: 60_000 } }, { input: { kind: "string" } }]);
+    const pidFile = path.join(dir, "worker.pid");
+    const cmd = `/bin/sh -c "echo \\$\\$ > ${pidFile}; exec ${process.execPath} ${compiledFixture()}"`;
+    const p = spawn(process.execPath, ["-r", "ts-node/register", path.join(ROOT, "cli/main.ts"), "test", "--file", f, "--local", "--command", cmd], {
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+    });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => p.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!/IN_PROGRESS/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /IN_PROGRESS/);
+    const workerPid = Number(fs.readFileSync(pidFile, "utf8"));
+    p.kill("SIGINT");
+    assert.equal(await exited, 1, out);
+    assert.match(out, /interrupted by SIGINT/);
+    assert.match(out, /2\s+\| test 2\s+\| FAIL\s+\| ERROR\s+\| 0\.0s \| not run: interrupted by SIGINT/);
+    assert.throws(() => process.kill(workerPid, 0), /ESRCH/, "the worker process was left running");
+  });
+
   it("the bin runs as a process (node -r ts-node/register cli/main.ts) with the same exit codes", async () => {
     // async spawn: the gateway runs in this process, so a spawnSync would block it
     const run = (f: string) =>
