@@ -56,7 +56,7 @@ export interface EndpointCounts {
 
 interface RecordRedis extends Redis {
   lsTake(rec: string, dl: string, ttl: string, worker: string, token: string, now: number, prefix: string, ep: string, id: string): Promise<string | null>;
-  lsFinish(rec: string, dl: string, stream: string, cnt: string, worker: string, status: string, field: string, value: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string): Promise<[string, string] | null>;
+  lsFinish(rec: string, dl: string, stream: string, cnt: string, worker: string, status: string, field: string, value: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string): Promise<[string, string, string] | "nf" | null>;
   lsAbort(rec: string, dl: string, stream: string, cnt: string, status: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string, onlyToken: string, err: string): Promise<[string, string, string, string] | null>;
   lsStreamPush(rec: string, stream: string, worker: string, chunk: string, prefix: string, id: string): Promise<string | null>;
   lsProgress(rec: string, worker: string, value: string): Promise<string | null>;
@@ -566,9 +566,9 @@ export class JobQueue {
    * job-done. body = what the SDK posted. Returns "ok", "progress", or a reason string for 404/409.
    */
   async done(ep: string, worker: string, id: string, body: Record<string, unknown>, isStream: boolean): Promise<{ code: number; reason?: string }> {
-    const owner = await this.redis.hget(this.rec(id), "ep");
-    if (owner !== ep) return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
     if (body.status === "IN_PROGRESS") {
+      const owner = await this.redis.hget(this.rec(id), "ep");
+      if (owner !== ep) return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
       const tk = await this.redis.lsProgress(this.rec(id), worker, JSON.stringify(body.output ?? null));
       if (!tk) return { code: 409, reason: `job ${id} is not in progress on worker ${worker}` };
       await this.lightJob(this.ensureEndpoint(ep), id).extendLock(tk, this.t.leaseMs).catch(() => 0);
@@ -588,12 +588,15 @@ export class JobQueue {
       value = JSON.stringify(body.output === undefined ? (isStream ? [] : null) : body.output);
     }
     const r = await this.redis.lsFinish(this.rec(id), this.dl, this.stream(id), this.cnt(ep), worker, status, field, value, Date.now(), this.t.retentionRunMs, this.t.retentionRunsyncMs, this.p, ep, id);
-    if (!r) return { code: 409, reason: `job ${id} is not in progress on worker ${worker} (cancelled, timed out or re-queued)` };
-    const [token, webhook] = r;
+    if (r === "nf") return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
+    if (!r) return { code: 409, reason: `job ${id} is not in progress on worker ${worker} (cancelled, timed out or finished)` };
+    const [token, webhook, prev] = r;
     // The record is final (and persisted) now, so the worker gets its answer without waiting for the
-    // BullMQ lock release. Should the release not happen (gateway dies here), the lock lapses, BullMQ's
-    // stalled check re-queues the job and the take script discards it because the record is terminal.
-    this.lightJob(this.ensureEndpoint(ep), id).moveToCompleted(null, token, false).catch(() => undefined);
+    // BullMQ side. Should that not happen (gateway dies here), the lock lapses, BullMQ's stalled check
+    // re-queues the job and the take script discards it because the record is terminal.
+    const e = this.ensureEndpoint(ep);
+    if (prev === "IN_QUEUE") e.queue.remove(id).catch(() => 0); // result from a former holder: unqueue
+    else if (token) this.lightJob(e, id).moveToCompleted(null, token, false).catch(() => undefined);
     if (webhook) this.opts.onTerminal?.(ep, id, webhook);
     this.touchWorker(ep, worker, 0);
     return { code: 200 };

@@ -26,6 +26,8 @@ local st = redis.call('HGET', KEYS[1], 'st')
 if (not st) or (st ~= 'IN_QUEUE' and st ~= 'IN_PROGRESS') then return false end
 local f = redis.call('HMGET', KEYS[1], 'in', 'xt')
 redis.call('HSET', KEYS[1], 'st', 'IN_PROGRESS', 'w', ARGV[1], 'tk', ARGV[2], 'sa', ARGV[3])
+local pw = redis.call('HGET', KEYS[1], 'pw') or '|'
+if not string.find(pw, '|' .. ARGV[1] .. '|', 1, true) then redis.call('HSET', KEYS[1], 'pw', pw .. ARGV[1] .. '|') end
 redis.call('HDEL', KEYS[1], 'pg')
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(f[2]), ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[2])
@@ -35,20 +37,33 @@ return f[1]
 
 /** KEYS: rec, dl, stream, counters   ARGV: worker, status, field(out|err), valueJSON, now,
  *  retentionRunMs, retentionSyncMs, prefix, ep, id
- *  Final result from the worker that holds the job. Returns {token, webhook} or false. */
+ *  Final result. Accepted from the worker that holds the job, and also from a worker that held it
+ *  before (pw) while the job is not finished: a worker whose lease lapsed (e.g. it stopped pinging while
+ *  draining on SIGTERM) still delivers a valid result; the first result wins and a worker now running
+ *  the re-queued job is told to stop. Returns 'nf' (no such job on this endpoint), false (refused), or
+ *  {token of the current lease or '', webhook, previous status}. */
 export const FINISH = `
-local f = redis.call('HMGET', KEYS[1], 'st', 'w', 'tk', 'sy', 'wh')
-if f[1] ~= 'IN_PROGRESS' or f[2] ~= ARGV[1] then return false end
-redis.call('HSET', KEYS[1], 'st', ARGV[2], ARGV[3], ARGV[4], 'fa', ARGV[5])
+local f = redis.call('HMGET', KEYS[1], 'st', 'w', 'tk', 'sy', 'wh', 'pw', 'ep')
+if f[7] ~= ARGV[9] then return 'nf' end
+local holder = (f[1] == 'IN_PROGRESS' and f[2] == ARGV[1])
+local former = (f[1] == 'IN_QUEUE' or f[1] == 'IN_PROGRESS') and f[6] and string.find(f[6], '|' .. ARGV[1] .. '|', 1, true)
+if (not holder) and (not former) then return false end
+redis.call('HSET', KEYS[1], 'st', ARGV[2], ARGV[3], ARGV[4], 'fa', ARGV[5], 'w', ARGV[1])
 redis.call('HDEL', KEYS[1], 'pg')
-redis.call('ZREM', KEYS[2], ARGV[9] .. '|' .. ARGV[10] .. '|' .. f[3])
+if f[3] then redis.call('ZREM', KEYS[2], ARGV[9] .. '|' .. ARGV[10] .. '|' .. f[3]) end
 local keep = ARGV[6]
 if f[4] == '1' then keep = ARGV[7] end
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[3], keep)
 redis.call('HINCRBY', KEYS[4], string.lower(ARGV[2]), 1)
 redis.call('PUBLISH', ARGV[8] .. ':ev', 'd|' .. ARGV[10])
-return {f[3], f[5] or ''}
+if (not holder) and f[1] == 'IN_PROGRESS' and f[2] then
+  redis.call('SADD', ARGV[8] .. ':stop:' .. ARGV[9] .. ':' .. f[2], ARGV[10])
+  redis.call('PEXPIRE', ARGV[8] .. ':stop:' .. ARGV[9] .. ':' .. f[2], 600000)
+  redis.call('PUBLISH', ARGV[8] .. ':ev', 'x|' .. ARGV[9] .. '|' .. f[2])
+end
+if f[1] == 'IN_PROGRESS' then return {f[3] or '', f[5] or '', f[1]} end
+return {'', f[5] or '', f[1]}
 `;
 
 /** KEYS: rec, dl, stream, counters   ARGV: newStatus, now, retentionRunMs, retentionSyncMs, prefix, ep, id,

@@ -351,7 +351,7 @@ describe("gateway: HTTP API", function () {
     assert.equal((await w.done(id, { output: 1 })).status, 200);
   });
 
-  it("a worker that stops pinging loses its job to another worker", async () => {
+  it("a worker that stops pinging loses its job to another worker; the first result wins", async () => {
     const id = (await c.run({ input: "lost" })).body.id;
     const dead = worker(gw, "w-dead");
     await dead.take();
@@ -361,11 +361,44 @@ describe("gateway: HTTP API", function () {
       return r.status === 200 ? r : undefined;
     }, 10_000, "re-queued job");
     assert.equal(t.body.id, id);
-    assert.equal((await dead.done(id, { output: "stale" })).status, 409);
+    assert.equal((await c.status(id)).body.workerId, "w-alive");
     await alive.done(id, { output: "fresh" });
     const s = (await c.status(id)).body;
     assert.equal(s.output, "fresh");
     assert.equal(s.workerId, "w-alive");
+    // the former holder's late result changes nothing
+    assert.equal((await dead.done(id, { output: "stale" })).status, 409);
+    assert.equal((await c.status(id)).body.output, "fresh");
+  });
+
+  it("a result from a worker whose lease lapsed is still accepted (SIGTERM drain without pings)", async () => {
+    // lapsed and back in the queue, nobody took it yet: accepted, and never handed out again
+    const id = (await c.run({ input: "drain" })).body.id;
+    const w = worker(gw, "w-drain");
+    await w.take();
+    await until(async () => (await c.status(id)).body.status === "IN_QUEUE", 10_000, "lease lapse");
+    assert.equal((await w.done(id, { output: "late but valid" })).status, 200);
+    const s = (await c.status(id)).body;
+    assert.equal(s.status, "COMPLETED");
+    assert.equal(s.output, "late but valid");
+    assert.equal((await worker(gw, "w-next").take()).status, 204, "the finished job is not run again");
+
+    // lapsed and re-taken by another worker: the first result wins and the other worker is told to stop
+    const id2 = (await c.run({ input: "drain2" })).body.id;
+    await w.take();
+    const other = worker(gw, "w-other");
+    const t = await until(async () => {
+      const r = await other.take();
+      return r.status === 200 ? r : undefined;
+    }, 10_000, "re-queued job");
+    assert.equal(t.body.id, id2);
+    const stop = other.stop();
+    assert.equal((await w.done(id2, { output: "first" })).status, 200);
+    assert.deepEqual((await stop).body, { jobsToStop: [id2] });
+    assert.equal((await other.done(id2, { output: "second" })).status, 409);
+    const s2 = (await c.status(id2)).body;
+    assert.equal(s2.output, "first");
+    assert.equal(s2.workerId, "w-drain");
   });
 
   describe("auth", () => {
