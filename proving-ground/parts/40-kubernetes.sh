@@ -289,8 +289,8 @@ down() {
   stop_daemon kube-proxy
   stop_daemon kube-scheduler
   stop_daemon kube-controller-manager
-  kill_pods
   stop_daemon kubelet
+  kill_pods
   stop_daemon kube-apiserver
   stop_daemon etcd
 }
