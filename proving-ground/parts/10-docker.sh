@@ -98,6 +98,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:5000
+  secret: longshore-local-registry
 YAML
 }
 
@@ -142,6 +143,7 @@ rootfs() {
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/tmp/* "$dir"/var/log/*.log
   tar -C "$dir" --numeric-owner -cf "$tar.tmp" .
   rm -rf "$dir"; mv "$tar.tmp" "$tar"
+  for old in "$LONGSHORE_CACHE/rootfs/$DEBIAN_SUITE-$name-"*.tar; do [ "$old" = "$tar" ] || rm -f "$old"; done  # superseded recipes
   echo "$tar"
 }
 
