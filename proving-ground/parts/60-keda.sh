@@ -86,6 +86,8 @@ EOF
   grep -q 'ghcr.io' "$manifests.new" && die "rendered KEDA manifests still reference ghcr.io"
   mv "$manifests.new" "$manifests"
   ln -sfn manifests/keda.yaml "$dest/keda.yaml"
+  # The Keda component's default path is $LONGSHORE_CACHE/keda-<version>/keda.yaml (no "v").
+  [ -e "$LONGSHORE_CACHE/keda-$ver" ] || ln -sfn "keda-$KEDA_VERSION" "$LONGSHORE_CACHE/keda-$ver"
 }
 
 check() {
@@ -134,6 +136,7 @@ case "${1:-}" in
   down) log "KEDA stops with the cluster (part 40); use '$0 uninstall' to remove it from the cluster" ;;
   uninstall) uninstall ;;
   render)  # re-render manifests from the images already recorded in images.env
-    . "$IMAGES_ENV"; render "$KEDA_OPERATOR_IMAGE" "$KEDA_METRICS_IMAGE" "$KEDA_WEBHOOKS_IMAGE"; echo "$manifests" ;;
+    img() { sed -n "s/^$1=//p" "$IMAGES_ENV" | tail -1; }
+    render "$(img KEDA_OPERATOR_IMAGE)" "$(img KEDA_METRICS_IMAGE)" "$(img KEDA_WEBHOOKS_IMAGE)"; echo "$manifests" ;;
   *) echo "usage: $0 up|check|down|uninstall|render" >&2; exit 2 ;;
 esac
