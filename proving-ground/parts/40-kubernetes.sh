@@ -238,6 +238,7 @@ start_all() {
     --authorization-kubeconfig="$KDIR/scheduler.kubeconfig" --bind-address=127.0.0.1 --leader-elect=false --v=1
 
   [ -S "$CONTAINERD_SOCK" ] || die "containerd socket $CONTAINERD_SOCK missing (proving-ground/parts/10-docker.sh up)"
+  containerd_preflight
   start_daemon kubelet "$KBIN/kubelet" --config="$KDIR/kubelet.yaml" --kubeconfig="$KDIR/kubelet.kubeconfig" \
     --hostname-override="$NODE_NAME" --node-ip="$ip" \
     --node-labels="nvidia.com/gpu.present=true,nvidia.com/gpu.product=$GPU_PRODUCT,nvidia.com/gpu.count=$GPU_COUNT,node.kubernetes.io/instance-type=$INSTANCE_TYPE" \
@@ -253,6 +254,24 @@ start_all() {
     "nvidia.com/gpu.count=$GPU_COUNT" "node.kubernetes.io/instance-type=$INSTANCE_TYPE" >/dev/null
   wait_for 180 node-ready node_ready || die "node not Ready ($LOGS/kubelet.log)"
   wait_for 120 gpus gpus_allocatable || die "node does not advertise nvidia.com/gpu ($LOGS/fake-gpu-device-plugin.log)"
+}
+
+# Root here lacks CAP_SYS_RESOURCE (CapEff bit 24), so runc cannot set the negative oom_score_adj that containerd
+# gives pod sandboxes (-998): every pod fails with "can't get final child's PID from pipe: EOF" unless the CRI
+# plugin runs with restrict_oom_score_adj = true (set by parts/10-docker.sh). Warn when the running containerd
+# was started from a config without it (e.g. started before that line existed: restart it with part 10 down/up).
+containerd_preflight() {
+  local capeff pid cfg
+  capeff=$(sed -n 's/^CapEff:\s*//p' /proc/self/status)
+  (( (16#$capeff >> 24) & 1 )) && return 0
+  pid=$(pgrep -xo containerd || true)
+  [ -n "$pid" ] || return 0
+  cfg=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n '/^--config$/{n;p}')
+  if [ -z "$cfg" ] || ! grep -q '^\s*restrict_oom_score_adj\s*=\s*true' "$cfg" 2>/dev/null ||
+     [ "$(stat -c %Y "$cfg")" -gt "$(stat -c %Y "/proc/$pid")" ]; then
+    log "WARNING: no CAP_SYS_RESOURCE here and the running containerd (pid $pid) may lack restrict_oom_score_adj = true" \
+        "(config ${cfg:-default} changed or lacks it): pod sandboxes will fail. Restart it: proving-ground/parts/10-docker.sh down; up"
+  fi
 }
 
 node_ready() {
