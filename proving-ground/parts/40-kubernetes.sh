@@ -339,7 +339,7 @@ case "${1:-}" in
   down) down ;;
   reset)
     down
-    log "forget cluster state: $KDIR/etcd $pki /var/lib/kubelet/pods /var/lib/cni/networks/longshore"
+    log "forget cluster state: $KDIR/etcd $pki /var/lib/cni/networks/longshore"
     rm -rf "$KDIR/etcd" "$pki"
     rm -rf /var/lib/cni/networks/longshore
     ;;
