@@ -8,7 +8,7 @@
 #   up       build what is missing (cold: ~1 h on 2 busy cores), generate PKI, start everything, wait Ready
 #   check    apiserver ready, node Ready with nvidia.com/gpu allocatable, every daemon alive
 #   down     stop the daemons and kill pod containers; cluster state (etcd) and PKI are kept, so `up` is warm
-#   reset    down + forget cluster state (etcd data, PKI, kubelet pods dir)
+#   reset    down + forget cluster state (etcd data, PKI, CNI address leases)
 # Kubeconfig: $LONGSHORE_CACHE/run/kubeconfig (cluster-admin).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
