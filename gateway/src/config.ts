@@ -9,6 +9,8 @@ export interface EndpointSettings {
   executionTimeoutMs?: number;
   /** default job ttl (ms, default 24 h): a job not finished by then is dropped and /status is 404 */
   ttlMs?: number;
+  /** the workers' RUNPOD_PING_INTERVAL: the lease of a running job is at least 3.5 x this */
+  pingIntervalMs?: number;
   /** KEDA scaler defaults used when the ScaledObject metadata does not carry them */
   scalerType?: ScalerType;
   scalerValue?: number;
@@ -202,7 +204,7 @@ export function parseEndpoints(v: unknown, src: string): EndpointConfig[] {
 
 export function validateSettings(o: Record<string, unknown>, where: string): EndpointSettings {
   const out: EndpointSettings = {};
-  const posInt = (k: "executionTimeoutMs" | "ttlMs" | "scalerValue") => {
+  const posInt = (k: "executionTimeoutMs" | "ttlMs" | "scalerValue" | "pingIntervalMs") => {
     if (o[k] === undefined) return;
     const n = o[k];
     if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new Error(`${where}.${k} must be a positive integer`);
@@ -211,6 +213,7 @@ export function validateSettings(o: Record<string, unknown>, where: string): End
   posInt("executionTimeoutMs");
   posInt("ttlMs");
   posInt("scalerValue");
+  posInt("pingIntervalMs");
   if (o.scalerType !== undefined) {
     if (o.scalerType !== "QUEUE_DELAY" && o.scalerType !== "REQUEST_COUNT") throw new Error(`${where}.scalerType must be QUEUE_DELAY or REQUEST_COUNT`);
     out.scalerType = o.scalerType;

@@ -45,6 +45,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     prefix,
     timings,
     log,
+    // 3.5 missed pings before a running job is re-queued, never less than LONGSHORE_LEASE_MS
+    leaseFor: (ep) => Math.max(timings.leaseMs, Math.ceil(3.5 * (registry.get(ep)?.pingIntervalMs ?? 0))),
     onTerminal: (ep, id, url) => {
       queue
         .status(ep, id)

@@ -79,6 +79,7 @@ interface Taker {
 
 interface EndpointQueue {
   id: string;
+  leaseMs: number;
   queue: Queue;
   bullWorker: Worker;
   takers: Taker[];
@@ -93,6 +94,8 @@ export interface JobQueueOptions {
   prefix: string;
   timings: Timings;
   log: Logger;
+  /** per-endpoint lease (ms); default timings.leaseMs */
+  leaseFor?: (ep: string) => number;
   /** called (fire-and-forget) when a job reaches a terminal state on this replica: webhooks */
   onTerminal?: (ep: string, id: string, webhook: string) => void;
 }
@@ -170,13 +173,14 @@ export class JobQueue {
     let e = this.eps.get(ep);
     if (e) return e;
     const prefix = `${this.p}:bull`;
+    const leaseMs = this.opts.leaseFor?.(ep) ?? this.t.leaseMs;
     const queue = new Queue(ep, { connection: this.bullConn, prefix });
     queue.on("error", (err) => this.log.warn({ ep, err: err.message }, "queue error"));
     const bullWorker = new Worker(ep, null, {
       connection: this.bullConn,
       prefix,
       autorun: false,
-      lockDuration: this.t.leaseMs,
+      lockDuration: leaseMs,
       stalledInterval: this.t.stalledIntervalMs,
       // we count stalls ourselves in the record (REQUEUE) and fail the job at t.maxStalledCount
       maxStalledCount: 1_000_000,
@@ -188,7 +192,7 @@ export class JobQueue {
     bullWorker.on("stalled", (jobId: string) => void this.onStalled(ep, jobId));
     // Manual processing: BullMQ does not run the stalled checker by itself when autorun=false.
     bullWorker.startStalledCheckTimer().catch((err) => this.log.warn({ ep, err: err.message }, "stalled checker"));
-    e = { id: ep, queue, bullWorker, takers: [], looping: false };
+    e = { id: ep, leaseMs, queue, bullWorker, takers: [], looping: false };
     this.eps.set(ep, e);
     return e;
   }
@@ -571,7 +575,8 @@ export class JobQueue {
       if (owner !== ep) return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
       const tk = await this.redis.lsProgress(this.rec(id), worker, JSON.stringify(body.output ?? null));
       if (!tk) return { code: 409, reason: `job ${id} is not in progress on worker ${worker}` };
-      await this.lightJob(this.ensureEndpoint(ep), id).extendLock(tk, this.t.leaseMs).catch(() => 0);
+      const e = this.ensureEndpoint(ep);
+      await this.lightJob(e, id).extendLock(tk, e.leaseMs).catch(() => 0);
       return { code: 200 };
     }
     let status: JobStatus;
@@ -617,7 +622,7 @@ export class JobQueue {
     await Promise.all(
       jobIds.map(async (id) => {
         const [w, tk, st] = await this.redis.hmget(this.rec(id), "w", "tk", "st");
-        if (w === worker && tk && st === "IN_PROGRESS") await this.lightJob(e, id).extendLock(tk, this.t.leaseMs).catch(() => 0);
+        if (w === worker && tk && st === "IN_PROGRESS") await this.lightJob(e, id).extendLock(tk, e.leaseMs).catch(() => 0);
       }),
     );
   }
@@ -677,7 +682,7 @@ export class JobQueue {
       const n = await this.redis.lsRequeue(this.rec(id), "", this.t.maxStalledCount);
       this.log.warn({ ep, id, stalls: n }, "lease lapsed (worker gone): job re-queued");
       if (n !== null && n > this.t.maxStalledCount) {
-        const err = JSON.stringify(`job lost its worker ${n} times (lease ${this.t.leaseMs} ms lapsed); giving up`);
+        const err = JSON.stringify(`job lost its worker ${n} times (its lease lapsed each time); giving up`);
         await this.redis.hset(this.rec(id), "st", "IN_QUEUE");
         await this.abort(ep, id, "FAILED", "", err);
       }

@@ -30,13 +30,14 @@ describe("gateway: configuration and lifecycle", function () {
         SCALER_PORT: "9091",
         REDIS_URL: "redis://r:6379",
         LONGSHORE_API_KEYS: "a, b,,c",
-        LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000 }]),
+        LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000, pingIntervalMs: 10000, minWorkers: 0 }]),
       });
       assert.equal(o.port, 8081);
       assert.equal(o.scalerPort, 9091);
       assert.equal(o.redisUrl, "redis://r:6379");
       assert.deepEqual(o.apiKeys, ["a", "b", "c"]);
-      assert.deepEqual(o.endpoints, [{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000 }]);
+      // unknown settings keys (the component also writes minWorkers, idleTimeoutSeconds...) are ignored
+      assert.deepEqual(o.endpoints, [{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000, pingIntervalMs: 10000 }]);
       assert.equal(o.kubernetes, undefined);
       const k = optionsFromEnv({ LONGSHORE_ENDPOINT_DISCOVERY: "kubernetes", LONGSHORE_NAMESPACE: "longshore" });
       assert.deepEqual(k.kubernetes, { namespace: "longshore" });
@@ -52,6 +53,22 @@ describe("gateway: configuration and lifecycle", function () {
       assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINT_DISCOVERY: "consul" }), /must be "static" or "kubernetes"/);
       assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "a", workerToken: "12345678", scalerType: "CPU" }]) }), /scalerType must be QUEUE_DELAY or REQUEST_COUNT/);
     });
+  });
+
+  it("an endpoint's pingIntervalMs stretches its lease to 3.5 pings (a slow-pinging worker keeps its job)", async () => {
+    const gw = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "slowping", workerToken: "worker-token-sp", pingIntervalMs: 2000 }] });
+    try {
+      const c = client(gw, "slowping");
+      const id = (await c.run({ input: 1 })).body.id;
+      await worker(gw, "w-sp", gw.endpoints[0]).take();
+      const t0 = Date.now();
+      await sleep(4500); // past the 3 s test lease, within 3.5 x 2 s
+      assert.equal((await c.status(id)).body.status, "IN_PROGRESS");
+      await until(async () => (await c.status(id)).body.status === "IN_QUEUE", 10_000, "re-queue after 7 s without pings");
+      assert.ok(Date.now() - t0 >= 6000, `re-queued after ${Date.now() - t0} ms`);
+    } finally {
+      await gw.close();
+    }
   });
 
   it("SIGTERM: stops accepting, answers waiting long-polls, finishes in-flight requests, exits 0", async () => {
