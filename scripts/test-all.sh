@@ -11,4 +11,7 @@ npm run lint:workflows
 t0=$(date +%s)
 bash proving-ground/pg up
 log "proving ground up in $(( $(date +%s) - t0 )) s"
+# every example worker built into an image here (local base images, no pulls) and tested with its own
+# .github/tests.json through `longshore test --local --image`, the way the hosted action tests an image
+bash examples/test-images.sh
 npm run test:e2e
