@@ -32,7 +32,8 @@ var commands = map[string]func() *cobra.Command{
 }
 
 func main() {
-	name := filepath.Base(os.Args[0])
+	self := filepath.Base(os.Args[0])
+	name := self
 	if name == "kubectl" {
 		os.Exit(runKubectl())
 	}
@@ -45,7 +46,7 @@ func main() {
 	}
 	newCmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "usage: %s {kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl} [flags]\n", filepath.Base(os.Args[0]))
+		fmt.Fprintf(os.Stderr, "usage: %s {kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl} [flags]\n", self)
 		os.Exit(2)
 	}
 	os.Exit(cli.Run(newCmd()))
