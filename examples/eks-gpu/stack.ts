@@ -272,6 +272,8 @@ export function eksStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknow
         apiKeys: apiKeysFrom(cfg),
         redis,
         gatewayReplicas: cfg.getNumber("gatewayReplicas") ?? 2,
+        // the control plane runs on the CPU system nodes, never on (expensive, scale-to-zero) GPU nodes
+        nodeSelector: { "longshore.dev/pool": "system" },
     }, { ...k8sOpts, dependsOn: [systemGroup] });
 
     const product = cfg.get("gpuProduct") ?? GPU_INSTANCE_TYPES[gpuInstanceTypes[0]]?.product;

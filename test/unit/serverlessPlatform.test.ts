@@ -85,6 +85,24 @@ describe("ServerlessPlatform", () => {
         assert.deepStrictEqual(np.spec.ingress[0].from, [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "longshore-gateway" } } }]);
     });
 
+    it("tolerations and node selector apply to the gateway and Redis pods (none by default)", async () => {
+        const tol = [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }];
+        new ServerlessPlatform("lp", base({ tolerations: tol, nodeSelector: { "longshore.dev/pool": "system" } }));
+        await settle(rec);
+        const pods = [
+            rec.one("kubernetes:apps/v1:StatefulSet").inputs.spec.template.spec,
+            rec.byType("kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata.name === "longshore-gateway")!.inputs.spec.template.spec,
+        ];
+        for (const p of pods) {
+            assert.deepStrictEqual(p.tolerations, tol);
+            assert.deepStrictEqual(p.nodeSelector, { "longshore.dev/pool": "system" });
+        }
+        rec = await mockPulumi();
+        new ServerlessPlatform("lp", base());
+        await settle(rec);
+        assert.strictEqual(rec.one("kubernetes:apps/v1:StatefulSet").inputs.spec.template.spec.tolerations, undefined);
+    });
+
     it("ephemeral Redis uses emptyDir; a given image and password are used", async () => {
         new ServerlessPlatform("lp", base({ redis: { storage: "ephemeral", image: "localhost:5000/longshore/redis:7.0.15", password: pulumi.secret("a-redis-password") } }));
         await settle(rec);
