@@ -25,7 +25,13 @@ export const DEFAULT_VOLUME_MOUNT = "/runpod-volume";
 export const RESERVED_WORKER_ENV = [
     "RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT", "RUNPOD_WEBHOOK_POST_STREAM", "RUNPOD_WEBHOOK_PING",
     "RUNPOD_POD_ID", "RUNPOD_AI_API_KEY", "RUNPOD_PING_INTERVAL", "RUNPOD_ENDPOINT_ID", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS",
+    "LONGSHORE_EXECUTION_TIMEOUT_MS",
 ];
+/**
+ * Pod-template annotation recording the endpoint's execution timeout (seconds), so that the policy pack's
+ * drain rule can check terminationGracePeriodSeconds against it (policy/index.ts ANNOTATION_EXECUTION_TIMEOUT).
+ */
+export const EXECUTION_TIMEOUT_ANNOTATION = "longshore.dev/execution-timeout-seconds";
 
 export interface EndpointResources {
     /** CPU request, e.g. "2". */
@@ -286,6 +292,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             { name: "RUNPOD_AI_API_KEY", valueFrom: { secretKeyRef: { name: tokenRef, key: "workerToken" } } },
             { name: "RUNPOD_PING_INTERVAL", value: pulumi.output(pingInterval).apply(String) },
             { name: "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS", value: "true" },
+            // The TS worker SDK's own limit for a job in hand while draining (Python workers ignore it).
+            { name: "LONGSHORE_EXECUTION_TIMEOUT_MS", value: pulumi.output(executionTimeout).apply((e) => String(e * 1000)) },
             ...Object.entries(env).map(([k, val]) => ({ name: k, value: plainEnvValue(k, val) })),
             ...Object.keys(secretEnv).map((k) => ({
                 name: k,
@@ -365,7 +373,10 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                 replicas: minWorkers,
                 selector: { matchLabels: selector },
                 template: {
-                    metadata: { labels: podLabels },
+                    metadata: {
+                        labels: podLabels,
+                        annotations: { [EXECUTION_TIMEOUT_ANNOTATION]: pulumi.output(executionTimeout).apply(String) },
+                    },
                     spec: {
                         terminationGracePeriodSeconds: grace,
                         automountServiceAccountToken: false,

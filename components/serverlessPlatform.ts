@@ -58,6 +58,13 @@ export interface ServerlessPlatformArgs {
     networkPolicies?: boolean;
     /** Extra labels on every object. */
     labels?: Record<string, string>;
+    /**
+     * Tolerations for the gateway and Redis pods. Default none: the control plane belongs on CPU nodes. On a
+     * cluster whose only nodes carry the GPU taint (a one-node dev cluster), tolerate `nvidia.com/gpu`.
+     */
+    tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
+    /** Node selector for the gateway and Redis pods. */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** What an endpoint needs from its platform; a ServerlessPlatform or its exported outputs both fit. */
@@ -165,6 +172,8 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                         metadata: { labels: redisLabels },
                         spec: {
                             imagePullSecrets: pullSecrets,
+                            tolerations: args.tolerations,
+                            nodeSelector: args.nodeSelector,
                             automountServiceAccountToken: false,
                             terminationGracePeriodSeconds: 30,
                             containers: [{
@@ -252,6 +261,8 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                     spec: {
                         serviceAccountName: sa.metadata.name,
                         imagePullSecrets: pullSecrets,
+                        tolerations: args.tolerations,
+                        nodeSelector: args.nodeSelector,
                         containers: [{
                             name: "gateway",
                             image: gatewayImage,

@@ -67,6 +67,8 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
                 storageClassName: cfg.get("redisStorageClass"),
             },
         gatewayEnv: cfg.getObject<Record<string, string>>("gatewayEnv"),
+        tolerations: cfg.getObject<k8s.types.input.core.v1.Toleration[]>("platformTolerations"),
+        nodeSelector: cfg.getObject<Record<string, string>>("platformNodeSelector"),
     }, k8sOpts);
 
     const endpoint = new ServerlessEndpoint(endpointId, {
