@@ -218,7 +218,14 @@ check() {
 case "${1:-}" in
   up)
     t0=$(date +%s)
+    # Debian's docker.io/containerd/docker-registry postinst scripts would start their services through
+    # invoke-rc.d (with their default configs); forbid that while installing when no policy says so already.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt_install docker.io containerd runc docker-registry debootstrap iptables ca-certificates gcc libc6-dev curl
+    if [ "$(trap -p EXIT)" != "" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
     start_daemons
     build_images
     log "part 10 ready in $(( $(date +%s) - t0 ))s"
