@@ -25,7 +25,7 @@ cleanup() { pulumi destroy --yes --stack "$stack" --non-interactive >/dev/null 2
 trap 'cleanup; rm -rf "$work"' EXIT
 pulumi stack init "$stack" --non-interactive >/dev/null
 pulumi config set --stack "$stack" kubernetes "$k8s"
-pulumi config set --stack "$stack" tag "$stack"
+pulumi config set --stack "$stack" tag selftest
 
 t0=$(date +%s)
 pulumi up --yes --stack "$stack" --non-interactive --skip-preview > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; die "pulumi up failed"; }
