@@ -6,6 +6,7 @@
 #   2. when the cluster is up ($KUBECONFIG answers), the same program also manages a ConfigMap with
 #      @pulumi/kubernetes; it must exist with the digest after `up` and be gone after `destroy`.
 #   3. `pulumi destroy` + `stack rm`.
+#   4. a Python program (proving-ground/selftest-python) through the Python language host: config + secret round trip.
 # Needs parts 10-30 up (proving-ground/pg up). Usage: proving-ground/selftest.sh [--no-kubernetes]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,4 +55,25 @@ if [ "$k8s" = true ]; then
 fi
 pulumi stack rm --yes --stack "$stack" --non-interactive >/dev/null
 trap 'rm -rf "$work"' EXIT
+
+# 4. The Python language host: a Python program with stack config (plain + secret), in a cached venv that has the
+#    `pulumi` PyPI package at the engine's version.
+venv="$LONGSHORE_CACHE/venv-pulumi-$PULUMI_VERSION"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pulumi' 2>/dev/null; then
+  log "creating $venv (pip install pulumi==${PULUMI_VERSION#v})"
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q "pulumi==${PULUMI_VERSION#v}" || die "cannot create $venv"
+fi
+cd "$here/selftest-python"
+pystack="py-$stack"
+trap 'PATH="$venv/bin:$PATH" pulumi destroy --yes --stack "$pystack" --non-interactive >/dev/null 2>&1; pulumi stack rm --yes --force --stack "$pystack" >/dev/null 2>&1; rm -rf "$work"' EXIT
+pulumi stack init "$pystack" --non-interactive >/dev/null
+pulumi config set --stack "$pystack" who longshore
+pulumi config set --stack "$pystack" --secret s "s3cret-$$"
+PATH="$venv/bin:$PATH" pulumi up --yes --stack "$pystack" --non-interactive --skip-preview > "$work/py.log" 2>&1 || { cat "$work/py.log" >&2; die "pulumi up of the Python program failed"; }
+[ "$(pulumi stack output greeting --stack "$pystack")" = "hello longshore" ] || die "Python program did not see its config"
+[ "$(pulumi stack output secret --show-secrets --stack "$pystack")" = "s3cret-$$" ] || die "Python program did not see its secret config"
+PATH="$venv/bin:$PATH" pulumi destroy --yes --stack "$pystack" --non-interactive --skip-preview >/dev/null 2>&1 || die "pulumi destroy of the Python program failed"
+pulumi stack rm --yes --stack "$pystack" --non-interactive >/dev/null
+trap 'rm -rf "$work"' EXIT
+log "Python language host: config + secret round trip ok"
 log "self-test passed (kubernetes=$k8s)"

@@ -57,15 +57,19 @@ build_cli() {
   stamp pulumi "$PULUMI_VERSION"
 }
 
-# The Node.js language host: our own small host on Pulumi's Go SDK (see the comment in its main.go for why).
-build_nodejs_host() {
-  local key; key="$PULUMI_VERSION-$(hashof "$pg/pulumi/language-nodejs/main.go")"
-  stamped pulumi-language-nodejs "$key" && return 0
-  local src; src=$(srcdir language-nodejs); cd "$src"
-  cp "$pg/pulumi/language-nodejs/main.go" .
-  printf 'module longshore.dev/pulumi-language-nodejs\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 %s\n' "$PULUMI_VERSION" > go.mod
+# The Node.js and Python language hosts: our own small host on Pulumi's Go SDK, one binary installed under both
+# names, plus the Python exec script (see proving-ground/pulumi/language-host/main.go for why).
+build_language_hosts() {
+  local hd="$pg/pulumi/language-host"
+  local key; key="$PULUMI_VERSION-$(hashof "$hd/main.go" "$hd/pulumi-language-python-exec")"
+  stamped pulumi-language-nodejs "$key" && [ -x "$bin/pulumi-language-python-exec" ] && return 0
+  local src; src=$(srcdir language-host); cd "$src"
+  cp "$hd/main.go" .
+  printf 'module longshore.dev/pulumi-language-host\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 %s\n' "$PULUMI_VERSION" > go.mod
   nice -n 10 go mod tidy
-  timed_build language-nodejs pulumi-language-nodejs . "-s -w -X main.Version=${PULUMI_VERSION#v}"
+  timed_build language-host pulumi-language-nodejs . "-s -w -X main.Version=${PULUMI_VERSION#v}"
+  ln -sf pulumi-language-nodejs "$bin/pulumi-language-python"
+  install -m 0755 "$hd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
   stamp pulumi-language-nodejs "$key"
 }
 
@@ -145,25 +149,25 @@ check() {
   [ -f "$BUILDX_CONFIG/instances/$LONGSHORE_BUILDER" ] || die "buildx builder $LONGSHORE_BUILDER is not registered in $BUILDX_CONFIG"
   local v; v=$(pulumi version) || die "pulumi version failed"
   [ "$v" = "$PULUMI_VERSION" ] || die "pulumi version says $v, expected $PULUMI_VERSION"
-  for p in pulumi-language-nodejs pulumi-resource-docker-build pulumi-resource-kubernetes; do
+  for p in pulumi-language-nodejs pulumi-language-python pulumi-resource-docker-build pulumi-resource-kubernetes; do
     [ "$(command -v "$p")" = "$bin/$p" ] || die "$p is not on PATH from $bin (source proving-ground/env.sh)"
   done
   pulumi-language-nodejs -version >/dev/null || die "pulumi-language-nodejs does not run"
-  log "pulumi $v; ambient plugins: nodejs host, docker-build $PULUMI_DOCKER_BUILD_VERSION, kubernetes $PULUMI_KUBERNETES_VERSION"
+  log "pulumi $v; ambient plugins: nodejs + python hosts, docker-build $PULUMI_DOCKER_BUILD_VERSION, kubernetes $PULUMI_KUBERNETES_VERSION"
 }
 
 case "${1:-}" in
   up)
     mkdir -p "$bin"
     t0=$(date +%s)
-    build_cli; build_nodejs_host; build_docker_build; build_kubernetes_provider
+    build_cli; build_language_hosts; build_docker_build; build_kubernetes_provider
     register_builder
     log "part 30 ready in $(( $(date +%s) - t0 ))s"
     check ;;
   check) check ;;
   down) : ;;
   build-cli) mkdir -p "$bin"; build_cli ;;
-  build-nodejs-host) mkdir -p "$bin"; build_nodejs_host ;;
+  build-language-hosts) mkdir -p "$bin"; build_language_hosts ;;
   build-docker-build) mkdir -p "$bin"; build_docker_build ;;
   build-kubernetes) mkdir -p "$bin"; build_kubernetes_provider ;;
   *) echo "usage: $0 up|check|down" >&2; exit 2 ;;

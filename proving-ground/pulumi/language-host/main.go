@@ -1,4 +1,5 @@
-// pulumi-language-nodejs for the Longshore proving ground.
+// pulumi-language-nodejs and pulumi-language-python for the Longshore proving ground (one binary; the Python
+// host is the same file installed under that name, see runtimeName).
 //
 // Why this is hand-written: Pulumi's own Node.js language host lives in the untagged Go module
 // github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, and the Go module proxy reachable here
@@ -12,6 +13,9 @@
 //     the engine's resource monitor directly.
 //   - GetRequiredPlugins/GetRequiredPackages: none. Providers are ambient plugins on PATH (proving-ground/env.sh),
 //     and the engine loads a default provider on first use.
+// As pulumi-language-python, Run starts `python -u pulumi-language-python-exec` (our own short script next to
+// this binary, on the `pulumi` PyPI package's runtime API) with the program's virtualenv when Pulumi.yaml names
+// one (runtime option `virtualenv`), else python3 on PATH.
 // Not implemented (answer Unimplemented): InstallDependencies (`pulumi install`; run npm yourself), code
 // generation, policy packs, RunPlugin (providers written in Node.js), debugger attach, synchronous invokes.
 package main
@@ -25,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +46,14 @@ var Version = "3.0.0-longshore"
 
 // Exit code by which @pulumi/pulumi's run script says "the user already got an actionable message".
 const exitAfterUserMessage = 32
+
+// runtimeName is "python" when this binary runs as pulumi-language-python, else "nodejs".
+func runtimeName() string {
+	if strings.Contains(filepath.Base(os.Args[0]), "python") {
+		return "python"
+	}
+	return "nodejs"
+}
 
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
@@ -112,15 +125,21 @@ func (h *host) GetProgramDependencies(context.Context, *pulumirpc.GetProgramDepe
 }
 
 func (h *host) About(ctx context.Context, _ *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, fmt.Errorf("could not find node on the $PATH: %w", err)
+	name := "node"
+	if runtimeName() == "python" {
+		name = "python3"
 	}
-	out, err := exec.CommandContext(ctx, node, "--version").Output()
+	bin, err := exec.LookPath(name)
 	if err != nil {
-		return nil, fmt.Errorf("node --version: %w", err)
+		return nil, fmt.Errorf("could not find %s on the $PATH: %w", name, err)
 	}
-	return &pulumirpc.AboutResponse{Executable: node, Version: strings.TrimPrefix(strings.TrimSpace(string(out)), "v")}, nil
+	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version: %w", name, err)
+	}
+	v := strings.TrimSpace(string(out))
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "Python "), "v")
+	return &pulumirpc.AboutResponse{Executable: bin, Version: v}, nil
 }
 
 func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
@@ -140,6 +159,9 @@ func resolveRun(ctx context.Context, node, programDir string) (string, error) {
 }
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	if runtimeName() == "python" {
+		return h.runPython(ctx, req)
+	}
 	info := req.GetInfo()
 	if info == nil {
 		return nil, errors.New("RunRequest without program info")
@@ -187,23 +209,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, entry)
 	args = append(args, req.GetArgs()...)
 
-	// Config keys reach the Node.js SDK in the "<namespace>:config:<name>" form it has always accepted.
-	cfg := map[string]string{}
-	for k, v := range req.GetConfig() {
-		pk, err := config.ParseKey(k)
-		if err != nil {
-			return &pulumirpc.RunResponse{Error: err.Error()}, nil
-		}
-		cfg[pk.Namespace()+":config:"+pk.Name()] = v
+	cfgEnv, err := configEnv(req, true)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	cfgJSON, _ := json.Marshal(cfg)
-	secretKeys := req.GetConfigSecretKeys()
-	if secretKeys == nil {
-		secretKeys = []string{}
-	}
-	secretJSON, _ := json.Marshal(secretKeys)
-
-	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfgJSON), "PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON))
+	env := append(os.Environ(), cfgEnv...)
 	typescript := true
 	if b, ok := opts["typescript"].(bool); ok {
 		typescript = b
@@ -215,12 +225,41 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+s)
 	}
 
+	return h.runProgram(ctx, node, args, info.GetProgramDirectory(), env), nil
+}
+
+// configEnv: the stack config for the SDK. The Node.js SDK gets keys in the "<namespace>:config:<name>" form every
+// version of it accepts; the Python SDK reads the engine's "<namespace>:<name>" keys as they are.
+func configEnv(req *pulumirpc.RunRequest, legacyKeys bool) ([]string, error) {
+	cfg := map[string]string{}
+	for k, v := range req.GetConfig() {
+		if !legacyKeys {
+			cfg[k] = v
+			continue
+		}
+		pk, err := config.ParseKey(k)
+		if err != nil {
+			return nil, err
+		}
+		cfg[pk.Namespace()+":config:"+pk.Name()] = v
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretJSON, _ := json.Marshal(secretKeys)
+	return []string{"PULUMI_CONFIG=" + string(cfgJSON), "PULUMI_CONFIG_SECRET_KEYS=" + string(secretJSON)}, nil
+}
+
+// runProgram runs the language process to completion and maps its exit to a RunResponse.
+func (h *host) runProgram(ctx context.Context, bin string, args []string, dir string, env []string) *pulumirpc.RunResponse {
 	cmdCtx, cmdCancel := context.WithCancel(h.cancelCtx)
 	defer cmdCancel()
 	context.AfterFunc(ctx, cmdCancel)
-	cmd := exec.CommandContext(cmdCtx, node, args...)
+	cmd := exec.CommandContext(cmdCtx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.Dir = info.GetProgramDirectory()
+	cmd.Dir = dir
 	cmd.Env = env
 	// Wrapped so os/exec copies through a pipe: Node.js may flip its stdio to non-blocking mode.
 	cmd.Stdout = struct{ *os.File }{os.Stdout}
@@ -229,11 +268,73 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == exitAfterUserMessage {
-				return &pulumirpc.RunResponse{Bail: true}, nil
+				return &pulumirpc.RunResponse{Bail: true}
 			}
-			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode())}, nil
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode())}
 		}
-		return &pulumirpc.RunResponse{Error: "Problem executing program (could not run node): " + err.Error()}, nil
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("Problem executing program (could not run %s): %v", bin, err)}
 	}
-	return &pulumirpc.RunResponse{}, nil
+	return &pulumirpc.RunResponse{}
+}
+
+// runPython runs a Python program through pulumi-language-python-exec (installed next to this binary).
+func (h *host) runPython(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	info := req.GetInfo()
+	if info == nil {
+		return nil, errors.New("RunRequest without program info")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	execScript := filepath.Join(filepath.Dir(self), "pulumi-language-python-exec")
+	env := os.Environ()
+	python := ""
+	if venv, ok := info.GetOptions().AsMap()["virtualenv"].(string); ok && venv != "" {
+		if !filepath.IsAbs(venv) {
+			venv = filepath.Join(info.GetRootDirectory(), venv)
+		}
+		python = filepath.Join(venv, "bin", "python")
+		if _, err := os.Stat(python); err != nil {
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("virtualenv %s has no bin/python (create it and pip install -r requirements.txt)", venv)}, nil
+		}
+		env = append(env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	} else {
+		for _, name := range []string{os.Getenv("PULUMI_PYTHON_CMD"), "python3", "python"} {
+			if name == "" {
+				continue
+			}
+			if p, err := exec.LookPath(name); err == nil {
+				python = p
+				break
+			}
+		}
+		if python == "" {
+			return &pulumirpc.RunResponse{Error: "could not find python3 on the $PATH"}, nil
+		}
+	}
+	cfgEnv, err := configEnv(req, false)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	env = append(env, cfgEnv...)
+	h.mu.Lock()
+	engine := h.engineAddress
+	h.mu.Unlock()
+	args := []string{"-u", execScript,
+		"--monitor", req.GetMonitorAddress(), "--engine", engine,
+		"--project", req.GetProject(), "--stack", req.GetStack(),
+		"--pwd", info.GetProgramDirectory(), "--root_directory", info.GetRootDirectory(),
+		"--dry_run", strconv.FormatBool(req.GetDryRun()), "--parallel", strconv.Itoa(int(req.GetParallel())),
+		"--organization", req.GetOrganization()}
+	entry := info.GetEntryPoint()
+	if entry == "" {
+		entry = "."
+	}
+	args = append(args, entry)
+	args = append(args, req.GetArgs()...)
+	return h.runProgram(ctx, python, args, info.GetProgramDirectory(), env), nil
 }
