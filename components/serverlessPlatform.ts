@@ -167,6 +167,9 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                 spec: {
                     serviceName: redisSvc.metadata.name,
                     replicas: 1,
+                    // Parallel: a pod that never became ready (bad image, unschedulable) is replaced on the next
+                    // update instead of blocking the rollout (OrderedReady needs a manual pod delete then).
+                    podManagementPolicy: "Parallel",
                     selector: { matchLabels: { "app.kubernetes.io/name": REDIS_NAME } },
                     template: {
                         metadata: { labels: redisLabels },
