@@ -13,11 +13,21 @@
 //     the engine's resource monitor directly.
 //   - GetRequiredPlugins/GetRequiredPackages: none. Providers are ambient plugins on PATH (proving-ground/env.sh),
 //     and the engine loads a default provider on first use.
+//   - RunPlugin, kind "analyzer" (as pulumi-language-nodejs): how `pulumi preview|up --policy-pack DIR` starts a
+//     Node.js CrossGuard pack whose PulumiPolicy.yaml says `runtime: nodejs` (the engine asks the language host
+//     once it finds one; the old `pulumi-analyzer-policy` shim is not used). Runs
+//     `node <@pulumi/pulumi>/cmd/run-policy-pack <engine address> <pack dir>` with the pack directory as working
+//     directory (packs resolve @pulumi/policy from there), streams the child's stdout/stderr back (the engine reads
+//     the pack's port from the first stdout line), sends its exit code, and kills it when the engine cancels the
+//     stream. Stack config reaches the pack through the Analyzer's ConfigureStack call, which the engine makes
+//     itself (upstream also proxies it into PULUMI_CONFIG env; not done here).
+//
 // As pulumi-language-python, Run starts `python -u pulumi-language-python-exec` (our own short script next to
 // this binary, on the `pulumi` PyPI package's runtime API) with the program's virtualenv when Pulumi.yaml names
 // one (runtime option `virtualenv`), else python3 on PATH.
 // Not implemented (answer Unimplemented): InstallDependencies (`pulumi install`; run npm yourself), code
-// generation, policy packs, RunPlugin (providers written in Node.js), debugger attach, synchronous invokes.
+// generation, RunPlugin for other kinds (providers/tools written in Node.js) and for Python policy packs,
+// debugger attach, synchronous invokes.
 package main
 
 import (
@@ -33,11 +43,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -337,4 +351,114 @@ func (h *host) runPython(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	args = append(args, entry)
 	args = append(args, req.GetArgs()...)
 	return h.runProgram(ctx, python, args, info.GetProgramDirectory(), env), nil
+}
+
+// RunPlugin runs a plugin program written in this host's language and streams its output to the engine. Only
+// Node.js policy packs (kind "analyzer") are supported; see the header comment.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if runtimeName() != "nodejs" || req.GetKind() != "analyzer" {
+		return status.Errorf(codes.Unimplemented,
+			"the Longshore proving-ground %s language host runs only Node.js policy packs (kind analyzer), not kind %q",
+			runtimeName(), req.GetKind())
+	}
+	ctx := server.Context()
+	dir := req.GetInfo().GetProgramDirectory()
+	if dir == "" {
+		dir = req.GetPwd()
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("could not find node on the $PATH: %w", err)
+	}
+	resolve := exec.CommandContext(ctx, node, "-e", "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))")
+	resolve.Dir = dir
+	out, err := resolve.Output()
+	if err != nil {
+		// The engine turns this wording into "try running npm install" for the user.
+		return fmt.Errorf("could not resolve @pulumi/pulumi/cmd/run-policy-pack from the policy pack %s "+
+			"(its dependencies are not installed: run npm install): %w", dir, err)
+	}
+	opts := req.GetInfo().GetOptions().AsMap()
+	args := []string{}
+	if s, ok := opts["nodeargs"].(string); ok && s != "" {
+		args = append(args, strings.Fields(s)...)
+	}
+	// run-policy-pack takes <engine address> <program dir>; the engine sends the address as the plugin args.
+	args = append(args, string(out))
+	args = append(args, req.GetArgs()...)
+	args = append(args, dir)
+
+	env := req.GetEnv()
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	if b, ok := opts["typescript"].(bool); !ok || b {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if s, ok := opts["tsconfig"].(string); ok && s != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+s)
+	}
+
+	// grpc-go forbids concurrent Send on one stream: stdout and stderr copiers share this lock.
+	var sendMu sync.Mutex
+	send := func(r *pulumirpc.RunPluginResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return server.Send(r)
+	}
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	// The pack runs until the engine is done with it and cancels this stream: stop it then (SIGTERM, SIGKILL after 5s).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("could not start %s: %w", node, err)
+	}
+	var copiers sync.WaitGroup
+	pump := func(r interface{ Read([]byte) (int, error) }, wrap func([]byte) *pulumirpc.RunPluginResponse) {
+		defer copiers.Done()
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if send(wrap(append([]byte(nil), buf[:n]...))) != nil {
+					return // the engine went away; the context cancel stops the child
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	copiers.Add(2)
+	go pump(stdout, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+	})
+	go pump(stderr, func(b []byte) *pulumirpc.RunPluginResponse {
+		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
+	})
+	// Drain both pipes before Wait closes them, so no output is lost.
+	copiers.Wait()
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		return nil // cancelled by the engine: it no longer reads the stream
+	}
+	code := 0
+	if err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("policy pack %s: %w", dir, err)
+		}
+		code = exitErr.ExitCode()
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }
