@@ -7,6 +7,8 @@
 #      @pulumi/kubernetes; it must exist with the digest after `up` and be gone after `destroy`.
 #   3. `pulumi destroy` + `stack rm`.
 #   4. a Python program (proving-ground/selftest-python) through the Python language host: config + secret round trip.
+#   5. `pulumi preview --policy-pack policy/pack` (the Node.js pack started through the language host's RunPlugin) of
+#      proving-ground/selftest-policy: a digest-pinned Deployment passes; a tag-only one fails on image-pinned-by-digest.
 # Needs parts 10-30 up (proving-ground/pg up). Usage: proving-ground/selftest.sh [--no-kubernetes]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,4 +78,19 @@ PATH="$venv/bin:$PATH" pulumi destroy --yes --stack "$pystack" --non-interactive
 pulumi stack rm --yes --stack "$pystack" --non-interactive >/dev/null
 trap 'rm -rf "$work"' EXIT
 log "Python language host: config + secret round trip ok"
+
+# 5. The policy pack through the engine. The program's Kubernetes provider only renders YAML, so no cluster (and
+#    no KUBECONFIG, which that mode refuses) is needed.
+cd "$here/selftest-policy"
+polstack="pol-$stack"
+trap 'pulumi stack rm --yes --force --stack "$polstack" >/dev/null 2>&1; rm -rf "$work"' EXIT
+pulumi stack init "$polstack" --non-interactive >/dev/null
+policy_preview() { pulumi config set --stack "$polstack" image "$1" && env -u KUBECONFIG pulumi preview --stack "$polstack" --non-interactive --policy-pack "$here/../policy/pack" > "$work/policy.log" 2>&1; }
+policy_preview "$LONGSHORE_REGISTRY/longshore/pg-selftest@sha256:$(printf '%064d' 0)" || { cat "$work/policy.log" >&2; die "preview of a digest-pinned Deployment failed under the policy pack"; }
+grep -q 'longshore@v0.1.0' "$work/policy.log" || { cat "$work/policy.log" >&2; die "the policy pack did not run"; }
+! policy_preview "$LONGSHORE_REGISTRY/longshore/pg-selftest:selftest" || { cat "$work/policy.log" >&2; die "preview of a tag-only image passed the policy pack"; }
+grep -q 'mandatory.*image-pinned-by-digest' "$work/policy.log" || { cat "$work/policy.log" >&2; die "tag-only image: no mandatory image-pinned-by-digest violation"; }
+pulumi stack rm --yes --force --stack "$polstack" >/dev/null
+trap 'rm -rf "$work"' EXIT
+log "policy pack: digest-pinned image passes, tag-only image fails preview on image-pinned-by-digest"
 log "self-test passed (kubernetes=$k8s)"
