@@ -16,6 +16,8 @@ mkdir -p "$PULUMI_HOME" "$LONGSHORE_CACHE/pulumi-state" "$LONGSHORE_CACHE/run"
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$LONGSHORE_CACHE/pulumi-state}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-longshore-local}"
 export PULUMI_SKIP_UPDATE_CHECK=true
+# TypeScript programs run transpile-only (the repo typechecks them in `npm test`): saves ~40 s per operation.
+export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
 # BuildKit (part 20): buildctl reads BUILDKIT_HOST; the docker-build provider uses the buildx builder

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suites need on a fresh Debian machine. Idempotent: a second run changes nothing.
-#   - Debian: redis-server (real Redis for the gateway and worker tests)
+#   - Debian: redis-server (real Redis for the gateway and worker tests), docker-registry (digest resolver tests)
 #   - npm dependencies from package-lock.json (npm ci, skipped when node_modules matches the lock)
 #   - Python venv with the real RunPod SDK (scripts/setup-python.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-apt_install redis-server ca-certificates
+# docker-registry: test/unit/registryDigest.test.ts resolves digests against a real registry
+apt_install redis-server docker-registry ca-certificates
 stamp=node_modules/.longshore-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -105,10 +105,18 @@ YAML
 start_daemons() {
   mkdir -p "$run"
   write_configs
+  # A containerd started from an older config keeps it until restarted (e.g. restrict_oom_score_adj, without
+  # which no pod sandbox starts here): restart it when the config it runs with is not the current one.
+  # Running containers survive (their shims are separate processes); dockerd and kubelet reconnect.
+  if pid_alive containerd && ! cmp -s "$run/containerd.toml" "$run/containerd.toml.running"; then
+    log "containerd config changed: restarting containerd"
+    stop_daemon containerd
+  fi
   if ! pid_alive containerd; then
     [ -S "$CONTAINERD_SOCK" ] && ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1 \
       && die "a containerd not started by this script already serves $CONTAINERD_SOCK; stop it first"
     daemon containerd "$run/containerd.log" containerd --config "$run/containerd.toml"
+    cp "$run/containerd.toml" "$run/containerd.toml.running"
   fi
   wait_for containerd ctr --address "$CONTAINERD_SOCK" version
   if ! pid_alive dockerd; then

@@ -6,7 +6,7 @@
 // ServerlessPlatform (Redis + gateway) and ServerlessEndpoint (worker Deployment + KEDA ScaledObject).
 // GpuNodePool is AWS-only: it is covered by the mock tests and the eks stack's preview, not here.
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as crypto from "crypto";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
 import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
@@ -33,6 +33,11 @@ describe("e2e: the local stack on the proving ground", function () {
     requireProvingGround();
     const ws = await LocalWorkspace.create({ workDir: REPO });
     createdHere = !(await ws.listStacks()).some((s) => s.name === STACK);
+    if (createdHere) {
+      // The proving ground installs KEDA with kubectl for its smoke test; hand it over to the Keda component
+      // so that the stack owns every object it declares (and its destroy leaves nothing behind).
+      execFileSync("bash", [`${REPO}/proving-ground/parts/60-keda.sh`, "uninstall"], { stdio: "inherit" });
+    }
     stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: REPO });
     const existing = await stack.getConfig("longshore:apiKeys").catch(() => undefined);
     apiKey = existing?.value.split(",")[0]?.trim() || `lsk-${crypto.randomBytes(18).toString("hex")}`;
@@ -53,6 +58,8 @@ describe("e2e: the local stack on the proving ground", function () {
       log(`pulumi destroy --stack ${STACK}`);
       await stack.destroy({ color: "never" });
       await stack.workspace.removeStack(STACK);
+      // leave the proving ground as `pg up` made it (KEDA installed for its smoke test)
+      execFileSync("bash", [`${REPO}/proving-ground/parts/60-keda.sh`, "up"], { stdio: "inherit" });
     } else {
       log(`stack ${STACK} existed before the suite: left deployed`);
     }
