@@ -23,6 +23,15 @@ export function redisImageFrom(cfg: pulumi.Config, registry: string): pulumi.Inp
     }).ref;
 }
 
+/**
+ * An image given by tag is pinned to the digest its registry serves now (WorkerImage.pin), so the cluster runs
+ * exactly what the preview showed and the policy pack's digest rule holds; a digest ref is used as is.
+ */
+function pinnedImage(image: string | undefined, name: string): pulumi.Input<string> | undefined {
+    if (image === undefined || image.includes("@sha256:")) return image;
+    return WorkerImage.pin(name, image).ref;
+}
+
 /** `local` target: everything on the cluster of the current (or configured) kubeconfig context. */
 export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknown>> {
     const context = cfg.get("kubeContext");
@@ -43,7 +52,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     }
     if (cfg.getBoolean("installDevicePlugin") ?? true) {
         new NvidiaDevicePlugin("nvidia-device-plugin", {
-            image: cfg.get("devicePluginImage"),
+            image: pinnedImage(cfg.get("devicePluginImage"), "device-plugin-image"),
             version: cfg.get("devicePluginVersion"),
             args: cfg.getObject<string[]>("devicePluginArgs"),
             env: cfg.getObject<Record<string, string>>("devicePluginEnv"),

@@ -65,7 +65,9 @@ describe("root program (index.ts)", function () {
             assert.deepStrictEqual(images, ["localhost:5000/longshore/gateway:0.1.0", "localhost:5000/longshore/hello:0.1.0"]);
             const gw = rec.byType("docker-build:index:Image").find((i) => i.inputs.tags[0].includes("gateway"))!.inputs;
             assert.deepStrictEqual(gw.dockerfile, { location: "gateway/Dockerfile" });
-            assert.strictEqual(rec.one("kubernetes:apps/v1:DaemonSet").inputs.spec.template.spec.containers[0].image, "localhost:5000/longshore/fake-gpu-device-plugin:0.1.0");
+            // the configured tag is pinned to the digest the registry serves (WorkerImage.pin), never deployed as a tag
+            assert.match(rec.one("kubernetes:apps/v1:DaemonSet").inputs.spec.template.spec.containers[0].image,
+                /^localhost:5000\/longshore\/fake-gpu-device-plugin@sha256:[0-9a-f]{64}$/);
         });
 
         it("workers and gateway run images by digest; the endpoint scales via the gateway's scaler", async () => {
