@@ -8,6 +8,7 @@
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
 import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
 
@@ -27,6 +28,10 @@ describe("e2e: the local stack on the proving ground", function () {
     assert.ok(v !== undefined, `stack output ${k} is missing`);
     return String(v);
   };
+
+  // `pulumi config set` writes the stack's config file, a tracked file: put it back as it was afterwards.
+  const configFile = `${REPO}/Pulumi.${STACK}.yaml`;
+  const configBefore = fs.existsSync(configFile) ? fs.readFileSync(configFile, "utf8") : undefined;
 
   before(async function () {
     loadProvingGroundEnv();
@@ -57,12 +62,13 @@ describe("e2e: the local stack on the proving ground", function () {
     if (createdHere || process.env.LONGSHORE_E2E_DESTROY === "1") {
       log(`pulumi destroy --stack ${STACK}`);
       await stack.destroy({ color: "never" });
-      await stack.workspace.removeStack(STACK);
+      await stack.workspace.removeStack(STACK, { preserveConfig: true });
       // leave the proving ground as `pg up` made it (KEDA installed for its smoke test)
       execFileSync("bash", [`${REPO}/proving-ground/parts/60-keda.sh`, "up"], { stdio: "inherit" });
     } else {
       log(`stack ${STACK} existed before the suite: left deployed`);
     }
+    if (configBefore !== undefined) fs.writeFileSync(configFile, configBefore);
   });
 
   it("created every component of the local stack with the real engine", async () => {
