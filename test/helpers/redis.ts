@@ -4,9 +4,9 @@
 // rather than installing packages from inside a test run.
 import { spawn, ChildProcess, execFileSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort, ping } from "../../cli/redisServer";
 
 export interface TestRedis {
   /** redis://127.0.0.1:<port> */
@@ -46,35 +46,8 @@ function redisServerBinary(): string {
   return bin;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    let buf = "";
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.on("error", () => done(false));
-    sock.on("connect", () => sock.write("PING\r\n"));
-    sock.on("data", (d) => {
-      buf += d.toString();
-      if (buf.includes("\r\n")) done(buf.startsWith("+PONG"));
-    });
-  });
-}
+// freePort/ping are the shipped CLI's (cli/redisServer.ts): one implementation for both.
+export { freePort };
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedis> {
   const bin = redisServerBinary();
