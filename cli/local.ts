@@ -27,7 +27,7 @@ export interface LocalOptions {
 export const LOCAL_ENDPOINT_ID = "local";
 
 /** The worker env contract (runpod-compat.md), pointed at a gateway base URL. */
-export function workerEnvFor(gatewayUrl: string, endpointId: string, workerToken: string, workerId: string): Record<string, string> {
+export function workerEnvFor(gatewayUrl: string, endpointId: string, workerToken: string, workerId: string, pingIntervalMs = 2000): Record<string, string> {
   const b = `${gatewayUrl}/v2/${endpointId}`;
   return {
     RUNPOD_WEBHOOK_GET_JOB: `${b}/job-take/$ID?`,
@@ -36,7 +36,7 @@ export function workerEnvFor(gatewayUrl: string, endpointId: string, workerToken
     RUNPOD_WEBHOOK_PING: `${b}/ping/$RUNPOD_POD_ID`,
     RUNPOD_POD_ID: workerId,
     RUNPOD_AI_API_KEY: workerToken,
-    RUNPOD_PING_INTERVAL: "2000",
+    RUNPOD_PING_INTERVAL: String(pingIntervalMs),
     RUNPOD_ENDPOINT_ID: endpointId,
     RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
   };

@@ -5,6 +5,7 @@ import { spawn, ChildProcess } from "child_process";
 import * as path from "path";
 import type { EndpointConfig, GatewayOptions, Timings } from "../../gateway/src/config";
 import { freePort } from "./redis";
+import { workerEnvFor } from "../../cli/local";
 
 export interface TestGateway {
   /** http://127.0.0.1:<port> */
@@ -196,16 +197,6 @@ export function workerEnv(
   workerId: string,
   opts: { pingIntervalMs?: number } = {},
 ): Record<string, string> {
-  const b = `${gatewayUrl}/v2/${endpoint.id}`;
-  return {
-    RUNPOD_WEBHOOK_GET_JOB: `${b}/job-take/$ID?`,
-    RUNPOD_WEBHOOK_POST_OUTPUT: `${b}/job-done/$RUNPOD_POD_ID/$ID?`,
-    RUNPOD_WEBHOOK_POST_STREAM: `${b}/job-stream/$RUNPOD_POD_ID/$ID?`,
-    RUNPOD_WEBHOOK_PING: `${b}/ping/$RUNPOD_POD_ID`,
-    RUNPOD_POD_ID: workerId,
-    RUNPOD_AI_API_KEY: endpoint.workerToken,
-    RUNPOD_PING_INTERVAL: String(opts.pingIntervalMs ?? 1000),
-    RUNPOD_ENDPOINT_ID: endpoint.id,
-    RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
-  };
+  // one implementation of the contract: the shipped CLI's (cli/local.ts)
+  return workerEnvFor(gatewayUrl, endpoint.id, endpoint.workerToken, workerId, opts.pingIntervalMs ?? 1000);
 }
