@@ -61,16 +61,31 @@ build_cli() {
 # names, plus the Python exec script (see proving-ground/pulumi/language-host/main.go for why).
 build_language_hosts() {
   local hd="$pg/pulumi/language-host"
-  local key; key="$PULUMI_VERSION-$(hashof "$hd/main.go" "$hd/pulumi-language-python-exec")"
+  local key; key="$PULUMI_VERSION-$(hashof "$hd"/*.go "$hd/pulumi-language-python-exec")"
   stamped pulumi-language-nodejs "$key" && [ -x "$bin/pulumi-language-python-exec" ] && return 0
   local src; src=$(srcdir language-host); cd "$src"
-  cp "$hd/main.go" .
+  cp "$hd"/*.go .
   printf 'module longshore.dev/pulumi-language-host\n\ngo 1.25\n\nrequire github.com/pulumi/pulumi/sdk/v3 %s\n' "$PULUMI_VERSION" > go.mod
   nice -n 10 go mod tidy
   timed_build language-host pulumi-language-nodejs . "-s -w -X main.Version=${PULUMI_VERSION#v}"
   ln -sf pulumi-language-nodejs "$bin/pulumi-language-python"
   install -m 0755 "$hd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
   stamp pulumi-language-nodejs "$key"
+}
+
+# Python SDK generation for the Python host's GeneratePackage (`pulumi package add` from a Python program):
+# Pulumi's own generator (pkg/v3/codegen/python), built in a copy of the CLI's wrapper module so that it shares
+# the CLI's dependency versions and Go build cache (seconds once the CLI is built).
+build_codegen_python() {
+  local cd_="$pg/pulumi/codegen-python"
+  local key; key="$PULUMI_VERSION-$(hashof "$cd_/main.go")"
+  stamped longshore-codegen-python "$key" && return 0
+  local src; src=$(srcdir codegen-python); cd "$src"
+  cp "$cd_/main.go" "$dest/src/cli/go.mod" "$dest/src/cli/go.sum" .
+  sed -i 's#^module .*#module longshore.dev/codegen-python#' go.mod
+  nice -n 10 go mod tidy
+  timed_build codegen-python longshore-codegen-python . "-s -w"
+  stamp longshore-codegen-python "$key"
 }
 
 # docker-build provider + longshore-buildx-builder, a few lines on the same buildx library
@@ -149,7 +164,7 @@ check() {
   [ -f "$BUILDX_CONFIG/instances/$LONGSHORE_BUILDER" ] || die "buildx builder $LONGSHORE_BUILDER is not registered in $BUILDX_CONFIG"
   local v; v=$(pulumi version) || die "pulumi version failed"
   [ "$v" = "$PULUMI_VERSION" ] || die "pulumi version says $v, expected $PULUMI_VERSION"
-  for p in pulumi-language-nodejs pulumi-language-python pulumi-resource-docker-build pulumi-resource-kubernetes; do
+  for p in pulumi-language-nodejs pulumi-language-python longshore-codegen-python pulumi-resource-docker-build pulumi-resource-kubernetes; do
     [ "$(command -v "$p")" = "$bin/$p" ] || die "$p is not on PATH from $bin (source proving-ground/env.sh)"
   done
   pulumi-language-nodejs -version >/dev/null || die "pulumi-language-nodejs does not run"
@@ -160,14 +175,14 @@ case "${1:-}" in
   up)
     mkdir -p "$bin"
     t0=$(date +%s)
-    build_cli; build_language_hosts; build_docker_build; build_kubernetes_provider
+    build_cli; build_language_hosts; build_codegen_python; build_docker_build; build_kubernetes_provider
     register_builder
     log "part 30 ready in $(( $(date +%s) - t0 ))s"
     check ;;
   check) check ;;
   down) : ;;
   build-cli) mkdir -p "$bin"; build_cli ;;
-  build-language-hosts) mkdir -p "$bin"; build_language_hosts ;;
+  build-language-hosts) mkdir -p "$bin"; build_language_hosts; build_codegen_python ;;
   build-docker-build) mkdir -p "$bin"; build_docker_build ;;
   build-kubernetes) mkdir -p "$bin"; build_kubernetes_provider ;;
   *) echo "usage: $0 up|check|down" >&2; exit 2 ;;

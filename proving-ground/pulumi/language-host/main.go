@@ -25,9 +25,15 @@
 // As pulumi-language-python, Run starts `python -u pulumi-language-python-exec` (our own short script next to
 // this binary, on the `pulumi` PyPI package's runtime API) with the program's virtualenv when Pulumi.yaml names
 // one (runtime option `virtualenv`), else python3 on PATH.
-// Not implemented (answer Unimplemented): InstallDependencies (`pulumi install`; run npm yourself), code
-// generation, RunPlugin for other kinds (providers/tools written in Node.js) and for Python policy packs,
-// debugger attach, synchronous invokes.
+//   - RunPlugin, kind "resource" (Node.js): a component provider from source, the way `pulumi package add DIR`
+//     and the engine start a directory whose PulumiPlugin.yaml says `runtime: nodejs` (this repository's
+//     provider/): `node <@pulumi/pulumi>/cmd/run-plugin <dir> <engine args>`.
+//   - install.go: InstallDependencies (Python: virtualenv + pip install -r requirements.txt; Node.js: npm install
+//     unless @pulumi/pulumi already resolves), GeneratePackage (Python SDKs, through Pulumi's own generator in
+//     longshore-codegen-python) and Link (Python: the SDK path into requirements.txt) — what
+//     `pulumi package add` needs to give a Python program a generated SDK.
+// Not implemented (answer Unimplemented): Node.js SDK generation (TypeScript programs import the library
+// itself), RunPlugin for other kinds and for Python plugins, debugger attach, synchronous invokes.
 package main
 
 import (
@@ -297,38 +303,21 @@ func (h *host) runPython(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	if info == nil {
 		return nil, errors.New("RunRequest without program info")
 	}
-	self, err := os.Executable()
+	here, err := selfDir()
 	if err != nil {
 		return nil, err
 	}
-	if resolved, err := filepath.EvalSymlinks(self); err == nil {
-		self = resolved
-	}
-	execScript := filepath.Join(filepath.Dir(self), "pulumi-language-python-exec")
+	execScript := filepath.Join(here, "pulumi-language-python-exec")
 	env := os.Environ()
-	python := ""
-	if venv, ok := info.GetOptions().AsMap()["virtualenv"].(string); ok && venv != "" {
-		if !filepath.IsAbs(venv) {
-			venv = filepath.Join(info.GetRootDirectory(), venv)
-		}
-		python = filepath.Join(venv, "bin", "python")
+	python, venv, err := pythonFor(info)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	if venv != "" {
 		if _, err := os.Stat(python); err != nil {
-			return &pulumirpc.RunResponse{Error: fmt.Sprintf("virtualenv %s has no bin/python (create it and pip install -r requirements.txt)", venv)}, nil
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("virtualenv %s has no bin/python (create it and pip install -r requirements.txt, or run pulumi install)", venv)}, nil
 		}
 		env = append(env, "VIRTUAL_ENV="+venv, "PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
-	} else {
-		for _, name := range []string{os.Getenv("PULUMI_PYTHON_CMD"), "python3", "python"} {
-			if name == "" {
-				continue
-			}
-			if p, err := exec.LookPath(name); err == nil {
-				python = p
-				break
-			}
-		}
-		if python == "" {
-			return &pulumirpc.RunResponse{Error: "could not find python3 on the $PATH"}, nil
-		}
 	}
 	cfgEnv, err := configEnv(req, false)
 	if err != nil {
@@ -356,10 +345,18 @@ func (h *host) runPython(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 // RunPlugin runs a plugin program written in this host's language and streams its output to the engine. Only
 // Node.js policy packs (kind "analyzer") are supported; see the header comment.
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
-	if runtimeName() != "nodejs" || req.GetKind() != "analyzer" {
+	kind := req.GetKind()
+	if runtimeName() != "nodejs" || (kind != "analyzer" && kind != "resource") {
 		return status.Errorf(codes.Unimplemented,
-			"the Longshore proving-ground %s language host runs only Node.js policy packs (kind analyzer), not kind %q",
-			runtimeName(), req.GetKind())
+			"the Longshore proving-ground %s language host runs only Node.js policy packs (kind analyzer) and "+
+				"Node.js component providers (kind resource), not kind %q", runtimeName(), kind)
+	}
+	// Policy packs: run-policy-pack <engine address> <pack dir>. Providers: run-plugin <plugin dir> <args>, where
+	// run-plugin loads the directory's package.json main, and for exported ComponentResource classes serves them
+	// with componentProviderHost (schema from Pulumi's TypeScript analysis); the args carry the engine address.
+	entry := "@pulumi/pulumi/cmd/run-policy-pack"
+	if kind == "resource" {
+		entry = "@pulumi/pulumi/cmd/run-plugin"
 	}
 	ctx := server.Context()
 	dir := req.GetInfo().GetProgramDirectory()
@@ -370,23 +367,28 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	if err != nil {
 		return fmt.Errorf("could not find node on the $PATH: %w", err)
 	}
-	resolve := exec.CommandContext(ctx, node, "-e", "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run-policy-pack'))")
+	resolve := exec.CommandContext(ctx, node, "-e", "process.stdout.write(require.resolve('"+entry+"'))")
 	resolve.Dir = dir
 	out, err := resolve.Output()
 	if err != nil {
 		// The engine turns this wording into "try running npm install" for the user.
-		return fmt.Errorf("could not resolve @pulumi/pulumi/cmd/run-policy-pack from the policy pack %s "+
-			"(its dependencies are not installed: run npm install): %w", dir, err)
+		return fmt.Errorf("could not resolve %s from the plugin %s "+
+			"(its dependencies are not installed: run npm install): %w", entry, dir, err)
 	}
 	opts := req.GetInfo().GetOptions().AsMap()
 	args := []string{}
 	if s, ok := opts["nodeargs"].(string); ok && s != "" {
 		args = append(args, strings.Fields(s)...)
 	}
-	// run-policy-pack takes <engine address> <program dir>; the engine sends the address as the plugin args.
 	args = append(args, string(out))
-	args = append(args, req.GetArgs()...)
-	args = append(args, dir)
+	if kind == "resource" {
+		args = append(args, dir)
+		args = append(args, req.GetArgs()...)
+	} else {
+		// run-policy-pack takes <engine address> <program dir>; the engine sends the address as the plugin args.
+		args = append(args, req.GetArgs()...)
+		args = append(args, dir)
+	}
 
 	env := req.GetEnv()
 	if len(env) == 0 {
@@ -456,7 +458,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	if err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
-			return fmt.Errorf("policy pack %s: %w", dir, err)
+			return fmt.Errorf("plugin %s: %w", dir, err)
 		}
 		code = exitErr.ExitCode()
 	}
