@@ -6,8 +6,28 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { Validator, oneOf, nonNegativeInteger, positiveInteger, labelValue, each, nonEmptyArray } from "./validate";
 
-export type GpuAmiType = "AL2023_x86_64_NVIDIA" | "BOTTLEROCKET_x86_64_NVIDIA";
-export const GPU_AMI_TYPES: readonly GpuAmiType[] = ["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"];
+// The two enums below are const objects plus a type of their values (not TS `enum`s): plain strings stay
+// assignable, and Pulumi's component analysis turns them into schema enums for other languages.
+
+/** EKS AMI type of the GPU nodes (an NVIDIA-driver AMI). */
+export const GpuAmiType = {
+    /** Amazon Linux 2023 with the NVIDIA driver (the default). */
+    AL2023_x86_64_NVIDIA: "AL2023_x86_64_NVIDIA",
+    /** Bottlerocket with the NVIDIA driver. */
+    BOTTLEROCKET_x86_64_NVIDIA: "BOTTLEROCKET_x86_64_NVIDIA",
+} as const;
+export type GpuAmiType = (typeof GpuAmiType)[keyof typeof GpuAmiType];
+export const GPU_AMI_TYPES: readonly GpuAmiType[] = Object.values(GpuAmiType);
+
+/** EC2 capacity type of the node group. */
+export const GpuCapacityType = {
+    /** On-demand instances (the default). */
+    OnDemand: "ON_DEMAND",
+    /** Spot instances (cheaper; AWS can reclaim them at short notice). */
+    Spot: "SPOT",
+} as const;
+export type GpuCapacityType = (typeof GpuCapacityType)[keyof typeof GpuCapacityType];
+export const GPU_CAPACITY_TYPES: readonly GpuCapacityType[] = Object.values(GpuCapacityType);
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
 const CA_TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
 
@@ -35,7 +55,7 @@ export interface GpuNodePoolArgs {
     /** Instance types (one GPU product per pool), e.g. ["g5.xlarge", "g5.2xlarge"]. */
     instanceTypes: string[];
     /** ON_DEMAND (default) or SPOT. */
-    capacityType?: "ON_DEMAND" | "SPOT";
+    capacityType?: GpuCapacityType;
     /** AL2023_x86_64_NVIDIA (default) or BOTTLEROCKET_x86_64_NVIDIA. */
     amiType?: GpuAmiType;
     /** Minimum nodes. Default 0 (scale from zero). */
@@ -87,9 +107,9 @@ export class GpuNodePool extends pulumi.ComponentResource {
         };
         check("instanceTypes", args.instanceTypes, nonEmptyArray("instance type"),
             each((t) => (typeof t === "string" && /^[a-z0-9-]+\.[a-z0-9-]+$/.test(t) ? undefined : "must be an EC2 instance type such as g5.xlarge")));
-        const capacityType = args.capacityType ?? "ON_DEMAND";
-        check("capacityType", capacityType, oneOf(["ON_DEMAND", "SPOT"]));
-        const amiType = args.amiType ?? "AL2023_x86_64_NVIDIA";
+        const capacityType = args.capacityType ?? GpuCapacityType.OnDemand;
+        check("capacityType", capacityType, oneOf(GPU_CAPACITY_TYPES));
+        const amiType = args.amiType ?? GpuAmiType.AL2023_x86_64_NVIDIA;
         check("amiType", amiType, oneOf(GPU_AMI_TYPES));
         const minSize = args.minSize ?? 0;
         const maxSize = args.maxSize ?? 2;

@@ -13,7 +13,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as yaml from "js-yaml";
-import { Validator, nonEmptyString, oneOf } from "./validate";
+import { Validator, nonEmptyString, oneOf, ImagePullPolicy, IMAGE_PULL_POLICIES } from "./validate";
 import { parseImageRef, pinnedImage } from "./imageRef";
 
 export const DEFAULT_KEDA_VERSION = "2.17.2";
@@ -28,36 +28,53 @@ export interface KedaImages {
     webhooks?: string;
 }
 
-export interface KedaManifestSource {
-    /** A YAML file, or a directory whose *.yaml / *.yml files are read in name order. */
-    manifests: string;
+/** A KEDA Helm chart: a local chart (`path`) or a chart repository (`repo`), exactly one. */
+export interface KedaChart {
+    /** Local chart directory or .tgz (no network). */
+    path?: string;
+    /** Or a chart repository URL (fetched during preview). */
+    repo?: string;
+    /** Chart name in the repository. Default "keda". */
+    name?: string;
+    /**
+     * Helm values merged under the image overrides: a free-form object (nested maps, lists, strings,
+     * numbers, booleans), as in KEDA's values.yaml.
+     */
+    values?: { [key: string]: pulumi.Input<any> };
 }
 
-export interface KedaChartSource {
-    chart: {
-        /** Local chart directory or .tgz (no network). */
-        path?: string;
-        /** Or a chart repository URL (fetched during preview) with chart name "keda". */
-        repo?: string;
-        name?: string;
-        /** Helm values merged under the image overrides. */
-        values?: pulumi.Inputs;
-    };
+/**
+ * Where KEDA comes from: exactly one of `manifests` (rendered YAML on local disk) or `chart` (Helm chart).
+ *
+ * One interface with optional fields rather than a union of two: Pulumi's component analysis, which gives
+ * these components to Python/Go/YAML programs, supports no object unions. The constructor refuses both or none.
+ */
+export interface KedaSource {
+    /** A YAML file, or a directory whose *.yaml / *.yml files are read in name order. */
+    manifests?: string;
+    /** A Helm chart (local path or repository). */
+    chart?: KedaChart;
 }
+
+/** A manifest source (kept for source compatibility; `source` takes KedaSource). */
+export type KedaManifestSource = Required<Pick<KedaSource, "manifests">>;
+/** A chart source (kept for source compatibility; `source` takes KedaSource). */
+export type KedaChartSource = Required<Pick<KedaSource, "chart">>;
 
 export interface KedaArgs {
     /** KEDA version (used for default image tags, the default manifest path and the chart version). Default 2.17.2. */
     version?: string;
     /**
-     * Where KEDA comes from. Default: `{ manifests: $LONGSHORE_KEDA_MANIFESTS }` or
-     * `$LONGSHORE_CACHE/keda-v<version>/keda.yaml` (written by scripts/render-keda.sh or the proving ground).
+     * Where KEDA comes from: `{ manifests }` or `{ chart }`. Default: `{ manifests: $LONGSHORE_KEDA_MANIFESTS }`
+     * or `$LONGSHORE_CACHE/keda-v<version>/keda.yaml` (written by scripts/render-keda.sh or the proving ground).
      */
-    source?: KedaManifestSource | KedaChartSource;
+    source?: KedaSource;
+    /** Image overrides (mirrors, air-gapped registries). */
     images?: KedaImages;
     /** Install the admission webhooks (default true). */
     webhooks?: boolean;
     /** imagePullPolicy for every KEDA container. Default IfNotPresent (KEDA's manifests say Always). */
-    imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+    imagePullPolicy?: ImagePullPolicy;
 }
 
 /** The manifest path used when no source is given. */
@@ -112,8 +129,8 @@ export class Keda extends pulumi.ComponentResource {
         const v = new Validator("Keda", name);
         const version = args.version ?? DEFAULT_KEDA_VERSION;
         if (!/^\d+\.\d+\.\d+$/.test(version)) v.fail("version", `(${JSON.stringify(version)}) must be a KEDA release version such as ${DEFAULT_KEDA_VERSION}`);
-        const pullPolicy = args.imagePullPolicy ?? "IfNotPresent";
-        const badPolicy = oneOf(["Always", "IfNotPresent", "Never"])(pullPolicy);
+        const pullPolicy = args.imagePullPolicy ?? ImagePullPolicy.IfNotPresent;
+        const badPolicy = oneOf(IMAGE_PULL_POLICIES)(pullPolicy);
         if (badPolicy) v.fail("imagePullPolicy", `(${JSON.stringify(pullPolicy)}) ${badPolicy}`);
         // Images: an override replaces the image of its role; without one, a manifest image that is not pinned
         // (KEDA's kustomize config says `:main`/`:latest`) becomes ghcr.io/kedacore/<image>:<version>, and a pinned
@@ -131,12 +148,17 @@ export class Keda extends pulumi.ComponentResource {
         }
         const images: Required<KedaImages> = { ...defaults, ...overrides } as Required<KedaImages>;
         const webhooks = args.webhooks ?? true;
-        const source = args.source ?? { manifests: defaultKedaManifestPath(version) };
+        const source: KedaSource = args.source ?? { manifests: defaultKedaManifestPath(version) };
+        const hasManifests = source.manifests !== undefined && source.manifests !== null;
+        const hasChart = source.chart !== undefined && source.chart !== null;
+        if (hasManifests === hasChart) {
+            v.fail("source", `needs exactly one of source.manifests (rendered YAML on local disk) or source.chart (Helm chart), ${hasChart ? "not both" : "got neither"}`);
+        }
         let count = 0;
         const deployed: KedaImages = { ...images };
 
-        if ("manifests" in source) {
-            const p = source.manifests;
+        if (hasManifests) {
+            const p = source.manifests as string;
             const broken = nonEmptyString(p);
             if (broken) v.fail("source.manifests", broken);
             if (!fs.existsSync(p)) {
@@ -166,8 +188,8 @@ export class Keda extends pulumi.ComponentResource {
             const foundation = new k8s.yaml.ConfigGroup(`${name}-crds`, { objs: objs.filter(isFoundation) }, { parent: this });
             new k8s.yaml.ConfigGroup(`${name}`, { objs: objs.filter((o) => !isFoundation(o)) }, { parent: this, dependsOn: [foundation] });
         } else {
-            const c = source.chart ?? {};
-            if ((c.path === undefined) === (c.repo === undefined)) v.fail("source.chart", "needs exactly one of path (local chart) or repo (chart repository URL)");
+            const c: KedaChart = source.chart as KedaChart;
+            if ((c.path == null) === (c.repo == null)) v.fail("source.chart", "needs exactly one of path (local chart) or repo (chart repository URL)");
             const values = pulumi.output(c.values ?? {}).apply((vals) => deepMerge(vals, {
                 image: {
                     keda: chartImage(images.operator),

@@ -3,7 +3,7 @@
 // proving ground's fake plugin), optional time-slicing.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { Validator, dnsLabel, positiveInteger, envName } from "./validate";
+import { Validator, dnsLabel, positiveInteger, envName, oneOf, ImagePullPolicy, IMAGE_PULL_POLICIES } from "./validate";
 import { pinnedImage } from "./imageRef";
 
 export const DEFAULT_DEVICE_PLUGIN_VERSION = "v0.17.0";
@@ -24,7 +24,8 @@ export interface NvidiaDevicePluginArgs {
     version?: pulumi.Input<string>;
     /** Full image override (version tag or digest; `latest` refused), e.g. a mirror or a fake plugin. */
     image?: pulumi.Input<string>;
-    imagePullPolicy?: pulumi.Input<"Always" | "IfNotPresent" | "Never">;
+    /** imagePullPolicy of the plugin container. Default IfNotPresent. */
+    imagePullPolicy?: pulumi.Input<ImagePullPolicy>;
     /**
      * Nodes to run on. Default { "nvidia.com/gpu.present": "true" } (GpuNodePool labels its nodes so).
      * Pass {} to run on every node the tolerations allow.
@@ -60,6 +61,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
         const image = args.image !== undefined
             ? v.check("image", args.image, [pinnedImage])
             : pulumi.interpolate`${DEVICE_PLUGIN_REPOSITORY}:${version}`;
+        const pullPolicy = v.check<ImagePullPolicy>("imagePullPolicy", args.imagePullPolicy, [oneOf(IMAGE_PULL_POLICIES)], ImagePullPolicy.IfNotPresent);
         for (const key of Object.keys(args.env ?? {})) {
             const broken = envName(key);
             if (broken) v.fail(`env.${key}`, broken);
@@ -129,7 +131,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
                         containers: [{
                             name: "nvidia-device-plugin",
                             image,
-                            imagePullPolicy: args.imagePullPolicy ?? "IfNotPresent",
+                            imagePullPolicy: pullPolicy,
                             args: args.args,
                             env,
                             resources: args.resources,

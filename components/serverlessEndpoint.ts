@@ -11,8 +11,20 @@ import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 
-export type ScalerType = "QUEUE_DELAY" | "REQUEST_COUNT";
-export const SCALER_TYPES: readonly ScalerType[] = ["QUEUE_DELAY", "REQUEST_COUNT"];
+/**
+ * RunPod's scaler types. QUEUE_DELAY: add workers when a job has waited longer than scalerValue seconds.
+ * REQUEST_COUNT: one worker per scalerValue jobs (waiting + in progress).
+ */
+export const ScalerType = {
+    /** Scale on how long jobs wait in the queue (scalerValue = seconds). */
+    QueueDelay: "QUEUE_DELAY",
+    /** Scale on the number of jobs per worker (scalerValue = jobs per worker). */
+    RequestCount: "REQUEST_COUNT",
+} as const;
+// Declared as a const object plus a type of its values (not a TS `enum`) so that the plain strings
+// "QUEUE_DELAY" / "REQUEST_COUNT" stay assignable; Pulumi's component analysis turns it into a schema enum.
+export type ScalerType = (typeof ScalerType)[keyof typeof ScalerType];
+export const SCALER_TYPES: readonly ScalerType[] = Object.values(ScalerType);
 /** RunPod's defaults: QUEUE_DELAY 4 s; REQUEST_COUNT 1 request per worker. */
 export const DEFAULT_SCALER_VALUE: Record<ScalerType, number> = { QUEUE_DELAY: 4, REQUEST_COUNT: 1 };
 /** Seconds added to the execution timeout for the drain grace period (SDK shutdown + final result post). */
@@ -123,6 +135,8 @@ export function preferenceWeights(n: number): number[] {
     return Array.from({ length: n }, (_, i) => Math.max(1, Math.round(100 - (i * 99) / (n - 1))));
 }
 
+const scaledObjects = new WeakMap<ServerlessEndpoint, k8s.apiextensions.CustomResource>();
+
 export class ServerlessEndpoint extends pulumi.ComponentResource {
     public readonly endpointId: pulumi.Output<string>;
     /** `<gatewayUrl>/v2/<endpointId>` — base of /run, /runsync, /status… */
@@ -132,7 +146,13 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
     public readonly scaledObjectName: pulumi.Output<string>;
     public readonly secretName: pulumi.Output<string>;
     public readonly deployment: k8s.apps.v1.Deployment;
-    public readonly scaledObject: k8s.apiextensions.CustomResource;
+    /**
+     * The KEDA ScaledObject. A getter, not a property: Pulumi's component analysis (provider/) makes every
+     * property a schema output, and a CustomResource has no fixed type token to refer to.
+     */
+    public get scaledObject(): k8s.apiextensions.CustomResource {
+        return scaledObjects.get(this) as k8s.apiextensions.CustomResource;
+    }
     public readonly endpointSecret: k8s.core.v1.Secret;
 
     constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -416,7 +436,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             },
         }));
 
-        this.scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
+        const scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
             apiVersion: "keda.sh/v1alpha1",
             kind: "ScaledObject",
             metadata: { name: endpointId, namespace, labels },
@@ -443,7 +463,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         this.namespace = namespace;
         this.jobUrl = base;
         this.deploymentName = this.deployment.metadata.name;
-        this.scaledObjectName = this.scaledObject.metadata.name;
+        scaledObjects.set(this, scaledObject);
+        this.scaledObjectName = scaledObject.metadata.name;
         this.secretName = this.endpointSecret.metadata.name;
         this.registerOutputs({
             endpointId: this.endpointId,

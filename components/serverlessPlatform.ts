@@ -16,23 +16,60 @@ export const GATEWAY_SCALER_PORT = 9090;
 /** Default in-cluster Redis image (a version tag; override with a digest ref or a mirror for air-gapped clusters). */
 export const DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.5";
 
-export interface ExternalRedisArgs {
-    /** redis:// or rediss:// URL (e.g. ElastiCache with TLS + AUTH). Stored as a Kubernetes Secret. */
-    url: pulumi.Input<string>;
-}
+/** How the in-cluster Redis keeps its data. */
+export const RedisStorage = {
+    /** A PersistentVolumeClaim (the default): jobs survive pod deletion and rescheduling. */
+    Persistent: "persistent",
+    /** emptyDir: data survives container restarts, not pod deletion. */
+    Ephemeral: "ephemeral",
+} as const;
+export type RedisStorage = (typeof RedisStorage)[keyof typeof RedisStorage];
+export const REDIS_STORAGE_TYPES: readonly RedisStorage[] = Object.values(RedisStorage);
 
-export interface InClusterRedisArgs {
-    /** Redis image (version tag or digest; `latest` refused). Default docker.io/library/redis:7.2.5. */
+/** Service type of the gateway. */
+export const GatewayServiceType = {
+    /** Reachable inside the cluster only (the default). */
+    ClusterIP: "ClusterIP",
+    /** Also on a port of every node. */
+    NodePort: "NodePort",
+    /** Also through a cloud load balancer. */
+    LoadBalancer: "LoadBalancer",
+} as const;
+export type GatewayServiceType = (typeof GatewayServiceType)[keyof typeof GatewayServiceType];
+export const GATEWAY_SERVICE_TYPES: readonly GatewayServiceType[] = Object.values(GatewayServiceType);
+
+/**
+ * The queue. Either `url` (an external Redis such as ElastiCache) or the in-cluster Redis settings (`image`,
+ * `storage`, `storageSize`, `storageClassName`, `password`, `resources`), not both; `{}` or nothing is an
+ * in-cluster Redis with the defaults.
+ *
+ * One interface with optional fields rather than a union of two: Pulumi's component analysis, which gives
+ * these components to Python/Go/YAML programs, supports no object unions. The constructor refuses a mix.
+ */
+export interface RedisArgs {
+    /** External Redis: redis:// or rediss:// URL (e.g. ElastiCache with TLS + AUTH). Stored as a Kubernetes Secret. */
+    url?: pulumi.Input<string>;
+    /** In-cluster Redis image (version tag or digest; `latest` refused). Default docker.io/library/redis:7.2.5. */
     image?: pulumi.Input<string>;
-    /** "persistent" (PVC, default) or "ephemeral" (emptyDir: data survives container restarts, not pod deletion). */
-    storage?: pulumi.Input<"persistent" | "ephemeral">;
-    /** PVC size for persistent storage. Default "8Gi". */
+    /** In-cluster Redis storage: persistent (PVC, default) or ephemeral (emptyDir). */
+    storage?: pulumi.Input<RedisStorage>;
+    /** In-cluster Redis PVC size for persistent storage. Default "8Gi". */
     storageSize?: pulumi.Input<string>;
+    /** In-cluster Redis PVC storage class. Default: the cluster's default class. */
     storageClassName?: pulumi.Input<string>;
-    /** Redis AUTH password (a Pulumi secret). Default: a random 256-bit token kept in state. */
+    /** In-cluster Redis AUTH password (a Pulumi secret). Default: a random 256-bit token kept in state. */
     password?: pulumi.Input<string>;
+    /** In-cluster Redis container resources. Default requests cpu 100m, memory 128Mi. */
     resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
 }
+
+/** The in-cluster settings of RedisArgs (a `url` cannot be combined with them). */
+export const IN_CLUSTER_REDIS_KEYS = ["image", "storage", "storageSize", "storageClassName", "password", "resources"] as const;
+
+/** An external Redis (kept for source compatibility; `redis` takes RedisArgs). */
+export type ExternalRedisArgs = Required<Pick<RedisArgs, "url">>;
+/** An in-cluster Redis (kept for source compatibility; `redis` takes RedisArgs). */
+export type InClusterRedisArgs = Omit<RedisArgs, "url">;
 
 export interface ServerlessPlatformArgs {
     /** Namespace for the control plane and (by default) the endpoints' workers. Default "longshore". */
@@ -48,10 +85,13 @@ export interface ServerlessPlatformArgs {
     gatewayEnv?: Record<string, pulumi.Input<string>>;
     /** Client API keys accepted by the gateway (Pulumi secrets). At least one. */
     apiKeys: pulumi.Input<pulumi.Input<string>[]>;
-    /** Queue: `{ url }` for an external Redis (ElastiCache…), otherwise an in-cluster Redis. */
-    redis?: ExternalRedisArgs | InClusterRedisArgs;
-    /** Service type of the gateway. Default ClusterIP. */
-    serviceType?: pulumi.Input<"ClusterIP" | "NodePort" | "LoadBalancer">;
+    /**
+     * Queue: `{ url }` for an external Redis (ElastiCache…), otherwise an in-cluster Redis (default settings, or
+     * `{ image, storage, storageSize, storageClassName, password, resources }`).
+     */
+    redis?: RedisArgs;
+    /** Service type of the gateway: ClusterIP (default), NodePort or LoadBalancer. */
+    serviceType?: pulumi.Input<GatewayServiceType>;
     /** Image pull secrets (names in the namespace) for the gateway and Redis pods. */
     imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
     /** NetworkPolicy so that only the gateway reaches Redis. Default true. */
@@ -74,8 +114,9 @@ export interface PlatformRef {
     scalerAddress: pulumi.Input<string>;
 }
 
-function isExternal(r: ServerlessPlatformArgs["redis"]): r is ExternalRedisArgs {
-    return !!r && (r as ExternalRedisArgs).url !== undefined;
+/** Set = given (a value or an Output; other languages may send null for an unset field). */
+function given(x: unknown): boolean {
+    return x !== undefined && x !== null;
 }
 
 export class ServerlessPlatform extends pulumi.ComponentResource implements PlatformRef {
@@ -107,7 +148,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             (ks) => ((ks as unknown[]).some((k) => nonEmptyString(k) !== undefined) ? "must contain only non-empty strings" : undefined),
             (ks) => ((ks as string[]).some((k) => k.includes(",")) ? "must not contain ',' in a key (the gateway reads them comma-separated)" : undefined),
         ], undefined, { sensitive: true });
-        const serviceType = v.check("serviceType", args.serviceType, [oneOf(["ClusterIP", "NodePort", "LoadBalancer"])], "ClusterIP");
+        const serviceType = v.check("serviceType", args.serviceType, [oneOf(GATEWAY_SERVICE_TYPES)], GatewayServiceType.ClusterIP);
         for (const key of Object.keys(args.gatewayEnv ?? {})) {
             const broken = envName(key);
             if (broken) v.fail(`gatewayEnv.${key}`, broken);
@@ -137,15 +178,18 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
 
         // ---- queue ----
         let redisUrlValue: pulumi.Output<string>;
-        if (isExternal(args.redis)) {
-            const r = args.redis;
+        const r: RedisArgs = args.redis ?? {};
+        if (given(r.url)) {
+            const mixed = IN_CLUSTER_REDIS_KEYS.filter((k) => given(r[k]));
+            if (mixed.length > 0) {
+                v.fail("redis.url", `cannot be combined with the in-cluster Redis settings ${mixed.map((k) => `redis.${k}`).join(", ")}: give either url (external Redis) or in-cluster settings`);
+            }
             redisUrlValue = v.check("redis.url", r.url, [nonEmptyString, redisUrl], undefined, { sensitive: true });
         } else {
-            const r: InClusterRedisArgs = (args.redis as InClusterRedisArgs) ?? {};
             const redisImage = v.check("redis.image", r.image, [pinnedImage], DEFAULT_REDIS_IMAGE);
-            const storage = v.check("redis.storage", r.storage, [oneOf(["persistent", "ephemeral"])], "persistent");
+            const storage = v.check<RedisStorage>("redis.storage", r.storage, [oneOf(REDIS_STORAGE_TYPES)], RedisStorage.Persistent);
             const storageSize = v.check("redis.storageSize", r.storageSize, [quantity], "8Gi");
-            const password = r.password !== undefined
+            const password = given(r.password)
                 ? v.check("redis.password", r.password, [nonEmptyString], undefined, { sensitive: true })
                 : new RandomToken(`${name}-redis-password`, { length: 32 }, child).result;
             const redisLabels = { ...labels, "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/component": "queue" };
@@ -161,7 +205,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                     ports: [{ name: "redis", port: 6379, targetPort: 6379 }],
                 },
             }, child);
-            const persistent = pulumi.output(storage).apply((s) => s === "persistent");
+            const persistent = pulumi.output(storage).apply((s) => s === RedisStorage.Persistent);
             this.redisStatefulSet = new k8s.apps.v1.StatefulSet(`${name}-redis`, {
                 metadata: { name: REDIS_NAME, namespace, labels: redisLabels },
                 spec: {

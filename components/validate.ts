@@ -95,6 +95,22 @@ export class Validator {
     }
 }
 
+// ---------- shared argument vocabulary ----------
+
+/** Kubernetes imagePullPolicy of a container. */
+export const ImagePullPolicy = {
+    /** Pull on every container start. */
+    Always: "Always",
+    /** Pull only when the node does not have the image yet. */
+    IfNotPresent: "IfNotPresent",
+    /** Never pull (the image must already be on the node). */
+    Never: "Never",
+} as const;
+// A const object plus a type of its values (not a TS `enum`): plain strings stay assignable, and Pulumi's
+// component analysis turns it into a schema enum for other languages.
+export type ImagePullPolicy = (typeof ImagePullPolicy)[keyof typeof ImagePullPolicy];
+export const IMAGE_PULL_POLICIES: readonly ImagePullPolicy[] = Object.values(ImagePullPolicy);
+
 // ---------- rules ----------
 
 export const required: Rule<unknown> = (v) => (v === undefined || v === null || v === "" ? "is required" : undefined);
