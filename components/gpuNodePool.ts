@@ -4,6 +4,7 @@
 // (`k8s.io/cluster-autoscaler/node-template/...`), so they are added with `aws.autoscaling.Tag`.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { getChild, setChild } from "./children";
 import { Validator, oneOf, nonNegativeInteger, positiveInteger, labelValue, each, nonEmptyArray } from "./validate";
 
 // The two enums below are const objects plus a type of their values (not TS `enum`s): plain strings stay
@@ -49,6 +50,7 @@ export const GPU_INSTANCE_TYPES: Record<string, { product: string; gpus: number 
 })();
 
 export interface GpuNodePoolArgs {
+    /** EKS cluster name. */
     clusterName: pulumi.Input<string>;
     /** Private subnets for the nodes. */
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
@@ -82,16 +84,30 @@ export interface GpuNodePoolArgs {
     tags?: Record<string, string>;
 }
 
+/**
+ * An EKS managed node group of NVIDIA GPU instances (tainted nvidia.com/gpu) that cluster-autoscaler can scale
+ * up from zero, with a least-privilege node role and IMDSv2-only launch template.
+ */
 export class GpuNodePool extends pulumi.ComponentResource {
+    /** Name of the EKS node group. */
     public readonly nodeGroupName: pulumi.Output<string>;
+    /** ARN of the node IAM role (created here unless nodeRoleArn was given). */
     public readonly nodeRoleArn: pulumi.Output<string>;
+    /** Name of the node group's autoscaling group. */
     public readonly autoscalingGroupName: pulumi.Output<string>;
     /** Kubernetes labels of the nodes. */
     public readonly labels: pulumi.Output<Record<string, string>>;
     /** The autoscaling-group tags added for cluster-autoscaler scale-from-zero. */
     public readonly autoscalerTags: pulumi.Output<Record<string, string>>;
-    public readonly nodeGroup: aws.eks.NodeGroup;
-    public readonly role?: aws.iam.Role;
+    // Child resources: getters, TypeScript only (components/children.ts says why).
+    /** The EKS managed node group. */
+    public get nodeGroup(): aws.eks.NodeGroup {
+        return getChild(this, "nodeGroup");
+    }
+    /** The node IAM role created here (undefined when nodeRoleArn is given). */
+    public get role(): aws.iam.Role | undefined {
+        return getChild(this, "role");
+    }
 
     constructor(name: string, args: GpuNodePoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("longshore:index:GpuNodePool", name, {}, opts);
@@ -160,23 +176,23 @@ export class GpuNodePool extends pulumi.ComponentResource {
         if (args.nodeRoleArn !== undefined) {
             nodeRoleArn = args.nodeRoleArn;
         } else {
-            this.role = new aws.iam.Role(`${name}-node`, {
+            const role = setChild(this, "role", new aws.iam.Role(`${name}-node`, {
                 assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
                     Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
                 }),
                 description: `Longshore GPU node pool ${name}`,
                 tags: args.tags,
-            }, child);
+            }, child)) as aws.iam.Role;
             const policies = [
                 "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
                 ...((args.attachCniPolicy ?? true) ? ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"] : []),
             ];
             policies.forEach((arn) => {
-                new aws.iam.RolePolicyAttachment(`${name}-${arn.split("/").pop()}`, { role: this.role!.name, policyArn: arn }, child);
+                new aws.iam.RolePolicyAttachment(`${name}-${arn.split("/").pop()}`, { role: role.name, policyArn: arn }, child);
             });
-            nodeRoleArn = this.role.arn;
+            nodeRoleArn = role.arn;
         }
 
         // Launch template: IMDSv2 only with hop limit 1 (pods cannot read the node's credentials), encrypted gp3.
@@ -191,7 +207,7 @@ export class GpuNodePool extends pulumi.ComponentResource {
             tags: args.tags,
         }, child);
 
-        this.nodeGroup = new aws.eks.NodeGroup(`${name}`, {
+        setChild(this, "nodeGroup", new aws.eks.NodeGroup(`${name}`, {
             clusterName: args.clusterName,
             nodeRoleArn,
             subnetIds: args.subnetIds,
@@ -205,7 +221,7 @@ export class GpuNodePool extends pulumi.ComponentResource {
             launchTemplate: { id: lt.id, version: pulumi.interpolate`${lt.latestVersion}` },
             updateConfig: { maxUnavailable: 1 },
             tags: args.tags,
-        }, { parent: this, ignoreChanges: ["scalingConfig.desiredSize"] });
+        }, { parent: this, ignoreChanges: ["scalingConfig.desiredSize"] }));
 
         const asgName = this.nodeGroup.resources.apply((rs) => rs?.[0]?.autoscalingGroups?.[0]?.name ?? "");
         const caTags: Record<string, string> = {};

@@ -116,8 +116,14 @@ export function kedaImageRole(image: string): ImageRole | undefined {
 
 const WEBHOOK_OBJECTS = new Set(["Deployment/keda-admission", "Service/keda-admission-webhooks", "ValidatingWebhookConfiguration/keda-admission"]);
 
+/**
+ * KEDA (CRDs, operator, metrics API server, admission webhooks) at a pinned version, from rendered manifests on
+ * local disk (default) or a Helm chart; every image overridable.
+ */
 export class Keda extends pulumi.ComponentResource {
+    /** Namespace KEDA runs in (keda). */
     public readonly namespace: pulumi.Output<string>;
+    /** The KEDA version installed. */
     public readonly version: pulumi.Output<string>;
     /** The images deployed (after overrides). */
     public readonly images: pulumi.Output<Required<KedaImages>>;

@@ -5,17 +5,22 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Validator, dnsLabel, positiveInteger, envName, oneOf, ImagePullPolicy, IMAGE_PULL_POLICIES } from "./validate";
 import { pinnedImage } from "./imageRef";
+import { getChild, setChild } from "./children";
 
 export const DEFAULT_DEVICE_PLUGIN_VERSION = "v0.17.0";
 export const DEVICE_PLUGIN_REPOSITORY = "nvcr.io/nvidia/k8s-device-plugin";
 export const DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins";
 
-export interface TimeSlicingArgs {
+/** GPU time-slicing (named without "Args": the SDKs of other languages add that suffix themselves). */
+export interface TimeSlicing {
     /** Virtual GPUs per physical GPU (>= 2 to be meaningful; 1 is refused: it would not share anything). */
     replicas: pulumi.Input<number>;
     /** Rename shared GPUs to nvidia.com/gpu.shared (default false: keep nvidia.com/gpu). */
     renameByDefault?: pulumi.Input<boolean>;
 }
+
+/** Kept for source compatibility: the time-slicing settings are TimeSlicing. */
+export type TimeSlicingArgs = TimeSlicing;
 
 export interface NvidiaDevicePluginArgs {
     /** Namespace. Default kube-system. */
@@ -34,22 +39,39 @@ export interface NvidiaDevicePluginArgs {
     /** Extra tolerations; the nvidia.com/gpu NoSchedule toleration and CriticalAddonsOnly are always added. */
     tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
     /** Time-slicing: share each GPU between several pods. */
-    timeSlicing?: TimeSlicingArgs;
+    timeSlicing?: TimeSlicing;
     /** Extra container args / env (e.g. for a replacement plugin image). */
     args?: pulumi.Input<pulumi.Input<string>[]>;
+    /** Extra container environment variables. */
     env?: Record<string, pulumi.Input<string>>;
+    /** Plugin container resources. Default none. */
     resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
     /** PriorityClass. Default system-node-critical (the plugin must not be evicted before GPU pods). */
     priorityClassName?: pulumi.Input<string>;
+    /** Image pull secrets (names of Secrets in the namespace). */
     imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
+/**
+ * NVIDIA's k8s-device-plugin as a DaemonSet on the GPU nodes, so the kubelet advertises nvidia.com/gpu;
+ * version pinned, image overridable, optional time-slicing.
+ */
 export class NvidiaDevicePlugin extends pulumi.ComponentResource {
+    /** Namespace of the DaemonSet. */
     public readonly namespace: pulumi.Output<string>;
+    /** Name of the DaemonSet. */
     public readonly daemonSetName: pulumi.Output<string>;
+    /** The plugin image deployed. */
     public readonly image: pulumi.Output<string>;
-    public readonly daemonSet: k8s.apps.v1.DaemonSet;
-    public readonly configMap?: k8s.core.v1.ConfigMap;
+    // Child resources: getters, TypeScript only (components/children.ts says why).
+    /** The plugin DaemonSet. */
+    public get daemonSet(): k8s.apps.v1.DaemonSet {
+        return getChild(this, "daemonSet");
+    }
+    /** The time-slicing ConfigMap (undefined without timeSlicing). */
+    public get configMap(): k8s.core.v1.ConfigMap | undefined {
+        return getChild(this, "configMap");
+    }
 
     constructor(name: string, args: NvidiaDevicePluginArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("longshore:index:NvidiaDevicePlugin", name, {}, opts);
@@ -85,7 +107,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
                 positiveInteger,
                 (x) => (typeof x === "number" && x < 2 ? "must be >= 2 (1 would not share a GPU)" : undefined),
             ]);
-            this.configMap = new k8s.core.v1.ConfigMap(`${name}-config`, {
+            const configMap = setChild(this, "configMap", new k8s.core.v1.ConfigMap(`${name}-config`, {
                 metadata: { name: pulumi.interpolate`${name}-config`, namespace, labels },
                 data: {
                     "config.yaml": pulumi.all([replicas, ts.renameByDefault]).apply(([r, rename]) => [
@@ -101,9 +123,9 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
                         "",
                     ].join("\n")),
                 },
-            }, child);
+            }, child)) as k8s.core.v1.ConfigMap;
             env.push({ name: "CONFIG_FILE", value: "/config/config.yaml" });
-            volumes.push({ name: "config", configMap: { name: this.configMap.metadata.name } });
+            volumes.push({ name: "config", configMap: { name: configMap.metadata.name } });
             mounts.push({ name: "config", mountPath: "/config", readOnly: true });
         }
 
@@ -113,7 +135,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
             ...(extra as k8s.types.output.core.v1.Toleration[]),
         ]);
 
-        this.daemonSet = new k8s.apps.v1.DaemonSet(`${name}`, {
+        setChild(this, "daemonSet", new k8s.apps.v1.DaemonSet(`${name}`, {
             metadata: { name: "nvidia-device-plugin", namespace, labels },
             spec: {
                 selector: { matchLabels: { "app.kubernetes.io/name": "nvidia-device-plugin" } },
@@ -142,7 +164,7 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, child);
+        }, child));
 
         this.namespace = namespace;
         this.daemonSetName = this.daemonSet.metadata.name;

@@ -10,6 +10,7 @@ import {
 import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
+import { getChild, setChild } from "./children";
 
 /**
  * RunPod's scaler types. QUEUE_DELAY: add workers when a job has waited longer than scalerValue seconds.
@@ -45,25 +46,31 @@ export const RESERVED_WORKER_ENV = [
  */
 export const EXECUTION_TIMEOUT_ANNOTATION = "longshore.dev/execution-timeout-seconds";
 
+/** Worker container resources besides the GPUs. */
 export interface EndpointResources {
     /** CPU request, e.g. "2". */
     cpu?: pulumi.Input<string>;
     /** Memory request (and limit unless memoryLimit is given), e.g. "16Gi". */
     memory?: pulumi.Input<string>;
+    /** CPU limit, e.g. "4". Default none. */
     cpuLimit?: pulumi.Input<string>;
+    /** Memory limit. Default: the memory request. */
     memoryLimit?: pulumi.Input<string>;
 }
 
+/** A network volume for the workers: an existing claim (`claimName`) or a new one (`size`), exactly one. */
 export interface EndpointVolume {
     /** Use an existing PersistentVolumeClaim (e.g. a ReadWriteMany EFS/NFS claim shared by all workers). */
     claimName?: pulumi.Input<string>;
     /** Or create a claim of this size. */
     size?: pulumi.Input<string>;
+    /** Storage class of a created claim (e.g. an EFS/NFS class). Default: the cluster's default class. */
     storageClassName?: pulumi.Input<string>;
     /** Access modes of a created claim. Default ["ReadWriteMany"] (a network volume shared by workers). */
     accessModes?: pulumi.Input<pulumi.Input<string>[]>;
     /** Mount path. Default /runpod-volume (RunPod's network volume path). */
     mountPath?: pulumi.Input<string>;
+    /** Mount read-only. Default false. */
     readOnly?: pulumi.Input<boolean>;
 }
 
@@ -101,6 +108,7 @@ export interface ServerlessEndpointArgs {
     gpuTypes?: pulumi.Input<pulumi.Input<string>[]>;
     /** CPU-only workers: no GPU request, toleration or GPU affinity. Default false. */
     cpuOnly?: boolean;
+    /** CPU/memory requests and limits of each worker. */
     resources?: EndpointResources;
     /** Container disk (ephemeral-storage request and limit), e.g. "20Gi". */
     containerDisk?: pulumi.Input<string>;
@@ -114,6 +122,7 @@ export interface ServerlessEndpointArgs {
     workerToken?: pulumi.Input<string>;
     /** Worker heartbeat interval (RUNPOD_PING_INTERVAL), ms. Default 10000. */
     pingIntervalMs?: pulumi.Input<number>;
+    /** Image pull secrets (names of Secrets in the workers' namespace). */
     imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
     /** Extra node selector labels. */
     nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -135,25 +144,36 @@ export function preferenceWeights(n: number): number[] {
     return Array.from({ length: n }, (_, i) => Math.max(1, Math.round(100 - (i * 99) / (n - 1))));
 }
 
-const scaledObjects = new WeakMap<ServerlessEndpoint, k8s.apiextensions.CustomResource>();
-
+/**
+ * One RunPod-style endpoint: a GPU worker Deployment (image by digest) that scales from zero on the platform's
+ * queue through a KEDA ScaledObject, plus the endpoint Secret the gateway discovers it by.
+ */
 export class ServerlessEndpoint extends pulumi.ComponentResource {
+    /** The endpoint id used in URLs (/v2/<id>/run). */
     public readonly endpointId: pulumi.Output<string>;
     /** `<gatewayUrl>/v2/<endpointId>` — base of /run, /runsync, /status… */
     public readonly jobUrl: pulumi.Output<string>;
+    /** Namespace of the workers. */
     public readonly namespace: pulumi.Output<string>;
+    /** Name of the worker Deployment. */
     public readonly deploymentName: pulumi.Output<string>;
+    /** Name of the KEDA ScaledObject. */
     public readonly scaledObjectName: pulumi.Output<string>;
+    /** Name of the endpoint Secret (in the platform namespace). */
     public readonly secretName: pulumi.Output<string>;
-    public readonly deployment: k8s.apps.v1.Deployment;
-    /**
-     * The KEDA ScaledObject. A getter, not a property: Pulumi's component analysis (provider/) makes every
-     * property a schema output, and a CustomResource has no fixed type token to refer to.
-     */
-    public get scaledObject(): k8s.apiextensions.CustomResource {
-        return scaledObjects.get(this) as k8s.apiextensions.CustomResource;
+    // Child resources: getters, TypeScript only (components/children.ts says why).
+    /** The worker Deployment. */
+    public get deployment(): k8s.apps.v1.Deployment {
+        return getChild(this, "deployment");
     }
-    public readonly endpointSecret: k8s.core.v1.Secret;
+    /** The KEDA ScaledObject. */
+    public get scaledObject(): k8s.apiextensions.CustomResource {
+        return getChild(this, "scaledObject");
+    }
+    /** The endpoint Secret the gateway discovers the endpoint by. */
+    public get endpointSecret(): k8s.core.v1.Secret {
+        return getChild(this, "endpointSecret");
+    }
 
     constructor(name: string, args: ServerlessEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
         super("longshore:index:ServerlessEndpoint", name, {}, opts);
@@ -258,7 +278,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             }),
         );
         const secretName = pulumi.interpolate`longshore-endpoint-${endpointId}`;
-        this.endpointSecret = new k8s.core.v1.Secret(`${name}-endpoint`, {
+        setChild(this, "endpointSecret", new k8s.core.v1.Secret(`${name}-endpoint`, {
             metadata: {
                 name: secretName,
                 namespace: platformNs,
@@ -268,7 +288,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings]).apply(([id, tok, s]) => ({
                 endpointId: id, workerToken: tok, settings: s,
             }))),
-        }, child);
+        }, child));
 
         // The worker pod reads RUNPOD_AI_API_KEY from a Secret in its own namespace: the endpoint Secret when the
         // workers run in the platform namespace, otherwise a copy there (not labelled, so the gateway ignores it).
@@ -386,7 +406,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             volumeMounts.push({ name: "volume", mountPath, readOnly: vol.readOnly });
         }
 
-        this.deployment = new k8s.apps.v1.Deployment(`${name}-worker`, {
+        setChild(this, "deployment", new k8s.apps.v1.Deployment(`${name}-worker`, {
             metadata: { name: deploymentName, namespace, labels: podLabels },
             spec: {
                 // Initial size only: KEDA/HPA own the replica count afterwards (see ignoreChanges below).
@@ -419,7 +439,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, { parent: this, ignoreChanges: ["spec.replicas"] });
+        }, { parent: this, ignoreChanges: ["spec.replicas"] }));
 
         const behavior = pulumi.all([idleTimeout, maxWorkers]).apply(([idle, mx]) => ({
             scaleDown: {
@@ -436,7 +456,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             },
         }));
 
-        const scaledObject = new k8s.apiextensions.CustomResource(`${name}-scaler`, {
+        setChild(this, "scaledObject", new k8s.apiextensions.CustomResource(`${name}-scaler`, {
             apiVersion: "keda.sh/v1alpha1",
             kind: "ScaledObject",
             metadata: { name: endpointId, namespace, labels },
@@ -457,14 +477,13 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                     },
                 }],
             },
-        }, { parent: this, dependsOn: [this.endpointSecret] });
+        }, { parent: this, dependsOn: [this.endpointSecret] }));
 
         this.endpointId = endpointId;
         this.namespace = namespace;
         this.jobUrl = base;
         this.deploymentName = this.deployment.metadata.name;
-        scaledObjects.set(this, scaledObject);
-        this.scaledObjectName = scaledObject.metadata.name;
+        this.scaledObjectName = this.scaledObject.metadata.name;
         this.secretName = this.endpointSecret.metadata.name;
         this.registerOutputs({
             endpointId: this.endpointId,

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { Validator, dnsLabel, positiveInteger, nonEmptyArray, nonEmptyString, redisUrl, quantity, oneOf, envName } from "./validate";
 import { digestRef, pinnedImage } from "./imageRef";
 import { RandomToken } from "./randomToken";
+import { getChild, setChild } from "./children";
 
 export const GATEWAY_NAME = "longshore-gateway";
 export const REDIS_NAME = "longshore-redis";
@@ -46,7 +47,7 @@ export const GATEWAY_SERVICE_TYPES: readonly GatewayServiceType[] = Object.value
  * One interface with optional fields rather than a union of two: Pulumi's component analysis, which gives
  * these components to Python/Go/YAML programs, supports no object unions. The constructor refuses a mix.
  */
-export interface RedisArgs {
+export interface RedisSettings {
     /** External Redis: redis:// or rediss:// URL (e.g. ElastiCache with TLS + AUTH). Stored as a Kubernetes Secret. */
     url?: pulumi.Input<string>;
     /** In-cluster Redis image (version tag or digest; `latest` refused). Default docker.io/library/redis:7.2.5. */
@@ -63,13 +64,13 @@ export interface RedisArgs {
     resources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
 }
 
-/** The in-cluster settings of RedisArgs (a `url` cannot be combined with them). */
+/** The in-cluster settings of RedisSettings (a `url` cannot be combined with them). */
 export const IN_CLUSTER_REDIS_KEYS = ["image", "storage", "storageSize", "storageClassName", "password", "resources"] as const;
 
-/** An external Redis (kept for source compatibility; `redis` takes RedisArgs). */
-export type ExternalRedisArgs = Required<Pick<RedisArgs, "url">>;
-/** An in-cluster Redis (kept for source compatibility; `redis` takes RedisArgs). */
-export type InClusterRedisArgs = Omit<RedisArgs, "url">;
+/** An external Redis (kept for source compatibility; `redis` takes RedisSettings). */
+export type ExternalRedisArgs = Required<Pick<RedisSettings, "url">>;
+/** An in-cluster Redis (kept for source compatibility; `redis` takes RedisSettings). */
+export type InClusterRedisArgs = Omit<RedisSettings, "url">;
 
 export interface ServerlessPlatformArgs {
     /** Namespace for the control plane and (by default) the endpoints' workers. Default "longshore". */
@@ -80,6 +81,7 @@ export interface ServerlessPlatformArgs {
     gatewayImage: pulumi.Input<string>;
     /** Gateway replicas. Default 1. */
     gatewayReplicas?: pulumi.Input<number>;
+    /** Gateway container resources. Default requests cpu 100m, memory 128Mi. */
     gatewayResources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
     /** Extra plain environment for the gateway (e.g. LOG_LEVEL). */
     gatewayEnv?: Record<string, pulumi.Input<string>>;
@@ -89,7 +91,7 @@ export interface ServerlessPlatformArgs {
      * Queue: `{ url }` for an external Redis (ElastiCache…), otherwise an in-cluster Redis (default settings, or
      * `{ image, storage, storageSize, storageClassName, password, resources }`).
      */
-    redis?: RedisArgs;
+    redis?: RedisSettings;
     /** Service type of the gateway: ClusterIP (default), NodePort or LoadBalancer. */
     serviceType?: pulumi.Input<GatewayServiceType>;
     /** Image pull secrets (names in the namespace) for the gateway and Redis pods. */
@@ -109,8 +111,11 @@ export interface ServerlessPlatformArgs {
 
 /** What an endpoint needs from its platform; a ServerlessPlatform or its exported outputs both fit. */
 export interface PlatformRef {
+    /** The platform namespace (the endpoint Secret goes there, where the gateway discovers it). */
     namespace: pulumi.Input<string>;
+    /** In-cluster base URL of the gateway, e.g. http://longshore-gateway.longshore.svc.cluster.local:8080 */
     gatewayUrl: pulumi.Input<string>;
+    /** KEDA external-push scaler address (host:port), e.g. longshore-gateway.longshore.svc.cluster.local:9090 */
     scalerAddress: pulumi.Input<string>;
 }
 
@@ -119,18 +124,37 @@ function given(x: unknown): boolean {
     return x !== undefined && x !== null;
 }
 
+/**
+ * The control plane every ServerlessEndpoint attaches to: namespace, queue (in-cluster or external Redis), the
+ * RunPod-compatible job gateway (HTTP 8080 + KEDA external scaler gRPC 9090) with its RBAC for endpoint
+ * discovery, and the client API keys as a Kubernetes Secret.
+ */
 export class ServerlessPlatform extends pulumi.ComponentResource implements PlatformRef {
+    /** The platform namespace. */
     public readonly namespace: pulumi.Output<string>;
     /** In-cluster base URL of the gateway, e.g. http://longshore-gateway.longshore.svc.cluster.local:8080 */
     public readonly gatewayUrl: pulumi.Output<string>;
     /** KEDA external-push scaler address, e.g. longshore-gateway.longshore.svc.cluster.local:9090 */
     public readonly scalerAddress: pulumi.Output<string>;
+    /** Name of the Secret holding the client API keys (key `apiKeys`, comma-separated). */
     public readonly apiKeySecretName: pulumi.Output<string>;
+    /** Name of the gateway Service. */
     public readonly gatewayServiceName: pulumi.Output<string>;
+    /** Name of the Secret holding the Redis URL (key `url`). */
     public readonly redisSecretName: pulumi.Output<string>;
-    public readonly gatewayDeployment: k8s.apps.v1.Deployment;
-    public readonly gatewayService: k8s.core.v1.Service;
-    public readonly redisStatefulSet?: k8s.apps.v1.StatefulSet;
+    // Child resources: getters, TypeScript only (components/children.ts says why).
+    /** The gateway Deployment. */
+    public get gatewayDeployment(): k8s.apps.v1.Deployment {
+        return getChild(this, "gatewayDeployment");
+    }
+    /** The gateway Service (8080 http, 9090 scaler). */
+    public get gatewayService(): k8s.core.v1.Service {
+        return getChild(this, "gatewayService");
+    }
+    /** The in-cluster Redis StatefulSet (undefined with an external Redis). */
+    public get redisStatefulSet(): k8s.apps.v1.StatefulSet | undefined {
+        return getChild(this, "redisStatefulSet");
+    }
 
     constructor(name: string, args: ServerlessPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("longshore:index:ServerlessPlatform", name, {}, opts);
@@ -178,7 +202,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
 
         // ---- queue ----
         let redisUrlValue: pulumi.Output<string>;
-        const r: RedisArgs = args.redis ?? {};
+        const r: RedisSettings = args.redis ?? {};
         if (given(r.url)) {
             const mixed = IN_CLUSTER_REDIS_KEYS.filter((k) => given(r[k]));
             if (mixed.length > 0) {
@@ -206,7 +230,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                 },
             }, child);
             const persistent = pulumi.output(storage).apply((s) => s === RedisStorage.Persistent);
-            this.redisStatefulSet = new k8s.apps.v1.StatefulSet(`${name}-redis`, {
+            setChild(this, "redisStatefulSet", new k8s.apps.v1.StatefulSet(`${name}-redis`, {
                 metadata: { name: REDIS_NAME, namespace, labels: redisLabels },
                 spec: {
                     serviceName: redisSvc.metadata.name,
@@ -259,7 +283,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                             }]
                             : []),
                 },
-            }, child);
+            }, child));
             redisUrlValue = pulumi.interpolate`redis://:${password}@${REDIS_NAME}.${namespace}.svc.cluster.local:6379`;
             if (args.networkPolicies ?? true) {
                 new k8s.networking.v1.NetworkPolicy(`${name}-redis`, {
@@ -298,7 +322,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
         // ---- gateway ----
         const gwLabels = { ...labels, "app.kubernetes.io/name": GATEWAY_NAME, "app.kubernetes.io/component": "gateway" };
         const extraEnv = Object.entries(args.gatewayEnv ?? {}).map(([k, val]) => ({ name: k, value: val }));
-        this.gatewayDeployment = new k8s.apps.v1.Deployment(`${name}-gateway`, {
+        setChild(this, "gatewayDeployment", new k8s.apps.v1.Deployment(`${name}-gateway`, {
             metadata: { name: GATEWAY_NAME, namespace, labels: gwLabels },
             spec: {
                 replicas,
@@ -334,8 +358,8 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                     },
                 },
             },
-        }, child);
-        this.gatewayService = new k8s.core.v1.Service(`${name}-gateway`, {
+        }, child));
+        setChild(this, "gatewayService", new k8s.core.v1.Service(`${name}-gateway`, {
             metadata: { name: GATEWAY_NAME, namespace, labels: gwLabels },
             spec: {
                 type: serviceType,
@@ -345,7 +369,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                     { name: "scaler", port: GATEWAY_SCALER_PORT, targetPort: "scaler", protocol: "TCP", appProtocol: "grpc" },
                 ],
             },
-        }, child);
+        }, child));
 
         this.namespace = namespace;
         this.gatewayServiceName = this.gatewayService.metadata.name;

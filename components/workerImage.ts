@@ -6,25 +6,33 @@ import * as aws from "@pulumi/aws";
 import { Validator, nonEmptyString, each } from "./validate";
 import { bareRepository, pinnedImage, versionTags } from "./imageRef";
 import { RegistryDigest } from "./registryDigest";
+import { getChild, setChild } from "./children";
 
+/** Credentials for a generic registry (username/password or token). */
 export interface RegistryCredentials {
     /** Registry host, e.g. "ghcr.io" or "localhost:5000". Default: the host of `repository`. */
     address?: pulumi.Input<string>;
+    /** Registry user name (for a token, whatever user name the registry expects). */
     username: pulumi.Input<string>;
+    /** Password or token (a Pulumi secret). */
     password: pulumi.Input<string>;
 }
 
 /** An ECR repository (an `aws.ecr.Repository` fits). Credentials come from `aws.ecr.getAuthorizationToken`. */
 export interface EcrRepositoryRef {
+    /** Repository URL, e.g. "123456789012.dkr.ecr.us-east-1.amazonaws.com/echo". */
     repositoryUrl: pulumi.Input<string>;
+    /** Registry id (AWS account) for the authorization token. Default: the account of the credentials. */
     registryId?: pulumi.Input<string>;
 }
 
+/** Pin mode: an already-pushed tag resolved to its digest without building. */
 export interface WorkerImagePin {
     /** An already-pushed tag, e.g. "localhost:5000/longshore/echo:1.0.0". `latest`/untagged is refused. */
     image: pulumi.Input<string>;
     /** Registry credentials for private registries (username/password or token). */
     username?: pulumi.Input<string>;
+    /** Registry password or token (a Pulumi secret). */
     password?: pulumi.Input<string>;
     /** Plain HTTP. Default: true for localhost/127.x registries. */
     insecure?: pulumi.Input<boolean>;
@@ -38,6 +46,7 @@ export interface WorkerImageArgs {
     dockerfile?: pulumi.Input<string>;
     /** Inline Dockerfile text instead of a file. */
     dockerfileInline?: pulumi.Input<string>;
+    /** Build arguments (`--build-arg`), e.g. { BASE_IMAGE: "localhost:5000/longshore/python-base:3.11-bookworm" }. */
     buildArgs?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Multi-stage build target. */
     target?: pulumi.Input<string>;
@@ -77,6 +86,10 @@ function hostOf(repository: string): string {
     return first.includes(".") || first.includes(":") || first === "localhost" ? first : "docker.io";
 }
 
+/**
+ * A worker image pinned by digest: built and pushed with BuildKit (build mode), or an already-pushed tag
+ * resolved to its digest without building (pin mode). Its `ref` is what ServerlessEndpoint's `image` takes.
+ */
 export class WorkerImage extends pulumi.ComponentResource {
     /** "sha256:…" manifest digest. */
     public readonly digest: pulumi.Output<string>;
@@ -86,8 +99,13 @@ export class WorkerImage extends pulumi.ComponentResource {
     public readonly tags: pulumi.Output<string[]>;
     /** Repository without tag. */
     public readonly repository: pulumi.Output<string>;
-    /** The docker-build Image (build mode) — undefined in pin mode. */
-    public readonly image?: dockerBuild.Image;
+    /**
+     * The docker-build Image (build mode) — undefined in pin mode. A getter, TypeScript only
+     * (components/children.ts says why).
+     */
+    public get image(): dockerBuild.Image | undefined {
+        return getChild(this, "image");
+    }
 
     /** Shorthand for the pin mode: `WorkerImage.pin("echo", "localhost:5000/echo:1.0.0")`. */
     static pin(name: string, image: pulumi.Input<string>, extra: Omit<WorkerImagePin, "image"> = {}, opts?: pulumi.ComponentResourceOptions): WorkerImage {
@@ -168,7 +186,7 @@ export class WorkerImage extends pulumi.ComponentResource {
                     ? [{ registry: { ref: args.cacheTo, mode: dockerBuild.CacheMode.Max } }]
                     : undefined,
             }, { parent: this });
-            this.image = image;
+            setChild(this, "image", image);
             this.repository = repository;
             this.tags = fullTags;
             this.digest = pulumi.all([image.digest, push]).apply(([d, p]) => {
