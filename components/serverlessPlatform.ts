@@ -173,6 +173,14 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             (ks) => ((ks as string[]).some((k) => k.includes(",")) ? "must not contain ',' in a key (the gateway reads them comma-separated)" : undefined),
         ], undefined, { sensitive: true });
         const serviceType = v.check("serviceType", args.serviceType, [oneOf(GATEWAY_SERVICE_TYPES)], GatewayServiceType.ClusterIP);
+        // redis: url (external) or in-cluster settings, not both. Presence is checked, so an Output counts as given.
+        const r: RedisSettings = args.redis ?? {};
+        if (given(r.url)) {
+            const mixed = IN_CLUSTER_REDIS_KEYS.filter((k) => given(r[k]));
+            if (mixed.length > 0) {
+                v.fail("redis.url", `cannot be combined with the in-cluster Redis settings ${mixed.map((k) => `redis.${k}`).join(", ")}: give either url (external Redis) or in-cluster settings`);
+            }
+        }
         for (const key of Object.keys(args.gatewayEnv ?? {})) {
             const broken = envName(key);
             if (broken) v.fail(`gatewayEnv.${key}`, broken);
@@ -202,12 +210,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
 
         // ---- queue ----
         let redisUrlValue: pulumi.Output<string>;
-        const r: RedisSettings = args.redis ?? {};
         if (given(r.url)) {
-            const mixed = IN_CLUSTER_REDIS_KEYS.filter((k) => given(r[k]));
-            if (mixed.length > 0) {
-                v.fail("redis.url", `cannot be combined with the in-cluster Redis settings ${mixed.map((k) => `redis.${k}`).join(", ")}: give either url (external Redis) or in-cluster settings`);
-            }
             redisUrlValue = v.check("redis.url", r.url, [nonEmptyString, redisUrl], undefined, { sensitive: true });
         } else {
             const redisImage = v.check("redis.image", r.image, [pinnedImage], DEFAULT_REDIS_IMAGE);

@@ -169,5 +169,10 @@ describe("Keda", () => {
             assert.match(thrown(() => new Keda("bad", { source: { manifests: file }, imagePullPolicy: "Sometimes" as any })), /imagePullPolicy \("Sometimes"\) must be one of/);
             assert.match(thrown(() => new Keda("bad", { source: { chart: {} } })), /source\.chart needs exactly one of path/);
         });
+        it("source needs exactly one of manifests or chart", () => {
+            assert.match(thrown(() => new Keda("bad", { source: { manifests: file, chart: { path: "/charts/keda" } } })),
+                /^Keda "bad": source needs exactly one of source\.manifests \(rendered YAML on local disk\) or source\.chart \(Helm chart\), not both$/);
+            assert.match(thrown(() => new Keda("bad", { source: {} })), /^Keda "bad": source needs exactly one of source\.manifests .* or source\.chart .*, got neither$/);
+        });
     });
 });

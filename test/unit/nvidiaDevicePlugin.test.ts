@@ -67,6 +67,7 @@ describe("NvidiaDevicePlugin", () => {
             ["time-slicing fraction", { timeSlicing: { replicas: 2.5 } }, /timeSlicing\.replicas \(2.5\) must be a positive integer/],
             ["bad namespace", { namespace: "Kube_System" }, /namespace \("Kube_System"\) must be a DNS-1123 label/],
             ["bad env", { env: { "A-B": "1" } }, /env\.A-B must be a valid environment variable name/],
+            ["bad pull policy", { imagePullPolicy: "Sometimes" }, /imagePullPolicy \("Sometimes"\) must be one of Always, IfNotPresent, Never/],
         ];
         for (const [what, args, re] of cases) {
             it(what, () => {

@@ -148,6 +148,10 @@ describe("ServerlessPlatform", () => {
             ["redis size", { redis: { storageSize: "big" } }, /redis\.storageSize \("big"\) must be a Kubernetes quantity/],
             ["redis url scheme", { redis: { url: "http://cache:6379" } }, /redis\.url must be a redis:\/\/ or rediss:\/\/ URL/],
             ["reserved gateway env", { gatewayEnv: { REDIS_URL: "x" } }, /gatewayEnv\.REDIS_URL is set by ServerlessPlatform/],
+            ["redis url with in-cluster settings", { redis: { url: "rediss://cache:6379", image: "redis:7.2.5", storage: "ephemeral" } },
+                /redis\.url cannot be combined with the in-cluster Redis settings redis\.image, redis\.storage: give either url \(external Redis\) or in-cluster settings$/],
+            ["redis url (an Output) with a password", { redis: { url: pulumi.secret("rediss://:tok@cache:6379"), password: pulumi.secret("pw") } },
+                /redis\.url cannot be combined with the in-cluster Redis settings redis\.password:/],
         ];
         for (const [what, extra, re] of cases) {
             it(what, () => {
@@ -156,6 +160,18 @@ describe("ServerlessPlatform", () => {
                 assert.match(msg, re);
             });
         }
+        it("a redis url mixed with in-cluster settings registers nothing (the error comes before any child)", async () => {
+            const rec = await mockPulumi();
+            thrown(() => new ServerlessPlatform("bad", base({ redis: { url: "redis://cache:6379", storageSize: "1Gi" } })));
+            await settle(rec);
+            assert.deepStrictEqual(rec.resources.filter((r) => r.type !== "longshore:index:ServerlessPlatform"), []);
+        });
+        it("a null in-cluster field (as another language may send an unset one) is not a mix", async () => {
+            const rec = await mockPulumi();
+            new ServerlessPlatform("ext", base({ redis: { url: "redis://cache:6379", image: null as any } }));
+            await settle(rec);
+            assert.strictEqual(rec.byType("kubernetes:apps/v1:StatefulSet").length, 0, "external Redis: no in-cluster StatefulSet");
+        });
         it("missing gatewayImage / apiKeys are named", () => {
             assert.match(thrown(() => new ServerlessPlatform("bad", { apiKeys: ["k"] } as any)), /gatewayImage is required/);
             assert.match(thrown(() => new ServerlessPlatform("bad", { gatewayImage: DIGEST_REF } as any)), /apiKeys is required/);
