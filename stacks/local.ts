@@ -80,10 +80,11 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         nodeSelector: cfg.getObject<Record<string, string>>("platformNodeSelector"),
     }, k8sOpts);
 
+    const workerImage = workerImageFrom(cfg, endpointId, registry);
     const endpoint = new ServerlessEndpoint(endpointId, {
         platform,
         endpointId,
-        image: workerImageFrom(cfg, endpointId, registry),
+        image: workerImage,
         minWorkers: ep.minWorkers,
         maxWorkers: ep.maxWorkers,
         idleTimeoutSeconds: ep.idleTimeoutSeconds,
@@ -105,6 +106,8 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         apiKeySecretName: platform.apiKeySecretName,
         gatewayImage,
         endpointId: endpoint.endpointId,
+        /** The endpoint's worker image (repo@sha256:…); other stacks (examples/python-program) deploy it too. */
+        workerImage,
         jobUrl: endpoint.jobUrl,
         workerDeployment: endpoint.deploymentName,
         scaledObject: endpoint.scaledObjectName,

@@ -5,12 +5,14 @@
 // Keda (from rendered manifests), NvidiaDevicePlugin (with the proving ground's fake-GPU image),
 // ServerlessPlatform (Redis + gateway) and ServerlessEndpoint (worker Deployment + KEDA ScaledObject).
 // GpuNodePool is AWS-only: it is covered by the mock tests and the eks stack's preview, not here.
+// The same platform then takes an endpoint from a Python program through the generated SDK (pythonProgram.ts).
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
 import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
+import { pythonProgramSuite } from "./pythonProgram";
 
 const STACK = process.env.LONGSHORE_E2E_STACK ?? "local";
 
@@ -161,4 +163,7 @@ describe("e2e: the local stack on the proving ground", function () {
     }, 2000);
     log(`scaled to zero ${((Date.now() - t0) / 1000).toFixed(0)} s after the last job`);
   });
+
+  // Runs after the tests above, while the stack is still up (its after hook destroys the Python stack first).
+  pythonProgramSuite({ out, apiKey: () => apiKey, gatewayBase: () => gatewayBase });
 });
