@@ -52,8 +52,8 @@ func pythonFor(info *pulumirpc.ProgramInfo) (python, venv string, err error) {
 	return "", "", fmt.Errorf("could not find python3 on the $PATH")
 }
 
-// streamCmd runs cmd, sending its stdout and stderr to out/errOut as they come (grpc-go forbids concurrent Send
-// on one stream, so both copiers share one lock).
+// streamCmd starts cmd and sends its stdout and stderr through send as they come (one of the two is nil per
+// call; grpc-go forbids concurrent Send on one stream, so both copiers share one lock), then waits for it.
 func streamCmd(cmd *exec.Cmd, send func(stdout, stderr []byte) error) error {
 	var mu sync.Mutex
 	stdout, err := cmd.StdoutPipe()
@@ -65,7 +65,7 @@ func streamCmd(cmd *exec.Cmd, send func(stdout, stderr []byte) error) error {
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return fmt.Errorf("could not start %s: %w", cmd.Path, err)
 	}
 	var wg sync.WaitGroup
 	pump := func(r io.Reader, isErr bool) {

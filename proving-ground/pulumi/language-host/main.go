@@ -401,56 +401,20 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+s)
 	}
 
-	// grpc-go forbids concurrent Send on one stream: stdout and stderr copiers share this lock.
-	var sendMu sync.Mutex
-	send := func(r *pulumirpc.RunPluginResponse) error {
-		sendMu.Lock()
-		defer sendMu.Unlock()
-		return server.Send(r)
-	}
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	// The pack runs until the engine is done with it and cancels this stream: stop it then (SIGTERM, SIGKILL after 5s).
+	// The plugin runs until the engine is done with it and cancels this stream: stop it then (SIGTERM, SIGKILL after 5s).
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("could not start %s: %w", node, err)
-	}
-	var copiers sync.WaitGroup
-	pump := func(r interface{ Read([]byte) (int, error) }, wrap func([]byte) *pulumirpc.RunPluginResponse) {
-		defer copiers.Done()
-		buf := make([]byte, 32*1024)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				if send(wrap(append([]byte(nil), buf[:n]...))) != nil {
-					return // the engine went away; the context cancel stops the child
-				}
-			}
-			if err != nil {
-				return
-			}
+	// streamCmd (install.go) drains both pipes before Wait closes them, so no output is lost; a failed Send
+	// means the engine went away, and the context cancel stops the child.
+	err = streamCmd(cmd, func(stdout, stderr []byte) error {
+		if stdout != nil {
+			return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: stdout}})
 		}
-	}
-	copiers.Add(2)
-	go pump(stdout, func(b []byte) *pulumirpc.RunPluginResponse {
-		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}}
+		return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: stderr}})
 	})
-	go pump(stderr, func(b []byte) *pulumirpc.RunPluginResponse {
-		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
-	})
-	// Drain both pipes before Wait closes them, so no output is lost.
-	copiers.Wait()
-	err = cmd.Wait()
 	if ctx.Err() != nil {
 		return nil // cancelled by the engine: it no longer reads the stream
 	}
@@ -462,5 +426,5 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		}
 		code = exitErr.ExitCode()
 	}
-	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
+	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)}})
 }
