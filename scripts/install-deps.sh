@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 # docker-registry: test/unit/registryDigest.test.ts resolves digests against a real registry
 apt_install redis-server docker-registry ca-certificates
+# The lock must satisfy `npm ci` on a clean checkout (CI) even when node_modules here is already current and
+# the install below is skipped: a dry run checks package.json against package-lock.json in about a second.
+npm ci --dry-run --ignore-scripts --no-audit --no-fund >/dev/null 2>&1 ||
+  die "package-lock.json is out of sync with package.json (npm ci would refuse it on a clean checkout): run npm install and commit the lock"
 stamp=node_modules/.longshore-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
