@@ -1,7 +1,7 @@
 // Shared config readers for the root program's stacks (index.ts) and examples/eks-gpu.
 // Config keys: docs/components/root-program.md.
 import * as pulumi from "@pulumi/pulumi";
-import { WorkerImage, ScalerType } from "../components";
+import { WorkerImage, ScalerType, ServerlessEndpointArgs, PlatformRef } from "../components";
 
 /** Settings of the example endpoint (config key `longshore:endpoint`, an object). */
 export interface EndpointConfig {
@@ -22,6 +22,32 @@ export interface EndpointConfig {
 /** Reads the example-endpoint config shared by both stacks. */
 export function endpointConfig(cfg: pulumi.Config): EndpointConfig {
     return cfg.getObject<EndpointConfig>("endpoint") ?? {};
+}
+
+/**
+ * The ServerlessEndpoint arguments both stacks derive from the `longshore:endpoint` config object; a stack
+ * passes what differs (e.g. a default GPU type or container disk) in `defaults`.
+ */
+export function endpointArgsFrom(
+    ep: EndpointConfig, endpointId: string, platform: PlatformRef, image: pulumi.Input<string>,
+    defaults: { gpuTypes?: string[]; containerDisk?: string } = {},
+): ServerlessEndpointArgs {
+    return {
+        platform,
+        endpointId,
+        image,
+        minWorkers: ep.minWorkers,
+        maxWorkers: ep.maxWorkers,
+        idleTimeoutSeconds: ep.idleTimeoutSeconds,
+        executionTimeoutSeconds: ep.executionTimeoutSeconds,
+        scalerType: ep.scalerType,
+        scalerValue: ep.scalerValue,
+        gpuCount: ep.cpuOnly ? undefined : ep.gpuCount,
+        gpuTypes: ep.gpuTypes ?? defaults.gpuTypes,
+        cpuOnly: ep.cpuOnly,
+        containerDisk: ep.containerDisk ?? defaults.containerDisk,
+        env: ep.env,
+    };
 }
 
 /** Splits the comma-separated `apiKeys` secret into a list (still secret). */

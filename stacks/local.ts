@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
-import { apiKeysFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -81,22 +81,8 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     }, k8sOpts);
 
     const workerImage = workerImageFrom(cfg, endpointId, registry);
-    const endpoint = new ServerlessEndpoint(endpointId, {
-        platform,
-        endpointId,
-        image: workerImage,
-        minWorkers: ep.minWorkers,
-        maxWorkers: ep.maxWorkers,
-        idleTimeoutSeconds: ep.idleTimeoutSeconds,
-        executionTimeoutSeconds: ep.executionTimeoutSeconds,
-        scalerType: ep.scalerType,
-        scalerValue: ep.scalerValue,
-        gpuCount: ep.cpuOnly ? undefined : ep.gpuCount,
-        gpuTypes: ep.gpuTypes,
-        cpuOnly: ep.cpuOnly,
-        containerDisk: ep.containerDisk,
-        env: ep.env,
-    }, { ...k8sOpts, dependsOn: deps });
+    const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage),
+        { ...k8sOpts, dependsOn: deps });
 
     return {
         target: "local",

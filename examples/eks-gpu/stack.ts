@@ -19,7 +19,7 @@ import {
     GpuNodePool, NvidiaDevicePlugin, Keda, ServerlessPlatform, ServerlessEndpoint, WorkerImage, RandomToken,
     GPU_INSTANCE_TYPES, GpuAmiType, KedaImages,
 } from "../../components";
-import { apiKeysFrom, endpointConfig } from "../../stacks/common";
+import { apiKeysFrom, endpointArgsFrom, endpointConfig } from "../../stacks/common";
 import { ClusterAutoscaler } from "./clusterAutoscaler";
 
 /** A path inside the repository, relative to the program's working directory (root program or this example). */
@@ -277,21 +277,10 @@ export function eksStack(cfg: pulumi.Config): Record<string, pulumi.Input<unknow
     }, { ...k8sOpts, dependsOn: [systemGroup] });
 
     const product = cfg.get("gpuProduct") ?? GPU_INSTANCE_TYPES[gpuInstanceTypes[0]]?.product;
-    const endpoint = new ServerlessEndpoint(endpointId, {
-        platform,
-        endpointId,
-        image: workerImage,
-        minWorkers: ep.minWorkers,
-        maxWorkers: ep.maxWorkers,
-        idleTimeoutSeconds: ep.idleTimeoutSeconds,
-        executionTimeoutSeconds: ep.executionTimeoutSeconds,
-        scalerType: ep.scalerType,
-        scalerValue: ep.scalerValue,
-        gpuCount: ep.gpuCount,
-        gpuTypes: ep.gpuTypes ?? (product ? [product] : undefined),
-        containerDisk: ep.containerDisk ?? "20Gi",
-        env: ep.env,
-    }, { ...k8sOpts, dependsOn: [keda, gpuPool] });
+    const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage, {
+        gpuTypes: product ? [product] : undefined,
+        containerDisk: "20Gi",
+    }), { ...k8sOpts, dependsOn: [keda, gpuPool] });
 
     return {
         target: "eks",
