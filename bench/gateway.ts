@@ -5,9 +5,14 @@
 //  2. throughput: BENCH_JOBS jobs submitted with /run by BENCH_CLIENTS concurrent clients while N worker
 //     loops (job-take -> handler -> job-done) drain them; end-to-end jobs/s for each N in BENCH_WORKERS.
 //
-// Everything is real: redis-server (AOF, appendfsync as BENCH_FSYNC: default everysec as ServerlessPlatform deploys it; "always" for the strict mode), the gateway as its
-// own process (node dist if built, else ts-node), HTTP over loopback with keep-alive.
+// Everything is real: redis-server (AOF, appendfsync as BENCH_FSYNC: default everysec as ServerlessPlatform
+// deploys it; "always" for the strict mode), the gateway as its own process (compiled, as the image runs it;
+// BENCH_GATEWAY_RUN=ts-node for source), HTTP over loopback with keep-alive. Alongside the wall-clock
+// figures it prints CPU time per job of the gateway, redis-server and the bench's own clients/workers
+// (from /proc): on a shared machine those move far less with the other load than jobs/s does.
+import { execFileSync } from "child_process";
 import * as http from "http";
+import * as path from "path";
 import { startRedis } from "../test/helpers/redis";
 import { startGateway, TestGateway } from "../test/helpers/gateway";
 
@@ -53,22 +58,92 @@ function workerLoop(gw: TestGateway, id: string, stop: { v: boolean }, count: { 
   })();
 }
 
+// CPU seconds used so far by this process's children (the gateway and redis-server) and by this process
+// (clients + worker loops), from /proc (Linux). On a shared machine the wall-clock figures move with the
+// other load; CPU per job does not, so it is printed next to them.
+function cpuSeconds(): { gateway: number; redis: number; bench: number } {
+  const fs = require("fs") as typeof import("fs");
+  const tick = 100; // USER_HZ on Linux
+  const read = (pid: string) => {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / tick, cmd: fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") };
+  };
+  const out = { gateway: 0, redis: 0, bench: read(String(process.pid)).cpu };
+  try {
+    for (const pid of fs.readdirSync("/proc")) {
+      if (!/^[0-9]+$/.test(pid)) continue;
+      let p;
+      try {
+        p = read(pid);
+      } catch {
+        continue;
+      }
+      if (p.ppid !== process.pid) continue;
+      if (p.cmd.includes("redis-server")) out.redis += p.cpu;
+      else if (p.cmd.includes("gateway")) out.gateway += p.cpu;
+    }
+  } catch {
+    // not Linux: no CPU figures
+  }
+  return out;
+}
+const cpuLine = (a: ReturnType<typeof cpuSeconds>, b: ReturnType<typeof cpuSeconds>, jobs: number) =>
+  `CPU per job: gateway ${(((b.gateway - a.gateway) * 1e6) / jobs).toFixed(0)} µs, redis ${(((b.redis - a.redis) * 1e6) / jobs).toFixed(0)} µs, bench clients+workers ${(((b.bench - a.bench) * 1e6) / jobs).toFixed(0)} µs`;
+
+// BENCH_REDIS_STATS=1: Redis commands per job in each phase (INFO commandstats; commands run inside Lua
+// scripts are counted too, so evalsha is the number of script calls).
+const REDIS_STATS = process.env.BENCH_REDIS_STATS === "1";
+function commandStats(port: number): Map<string, number> {
+  const out = execFileSync("redis-cli", ["-p", String(port), "info", "commandstats"]).toString();
+  const m = new Map<string, number>();
+  for (const l of out.split("\n")) {
+    const r = /^cmdstat_([^:]+):calls=(\d+)/.exec(l.trim());
+    if (r) m.set(r[1], Number(r[2]));
+  }
+  return m;
+}
+function statsLine(a: Map<string, number>, b: Map<string, number>, jobs: number): string {
+  return [...b]
+    .map(([k, v]) => [k, (v - (a.get(k) ?? 0)) / jobs] as const)
+    .filter(([k, v]) => v >= 0.05 && k !== "info")
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(", ");
+}
+
 const pct = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
 
 async function main() {
+  // BENCH_GATEWAY_RUN=dist (default): the gateway as the image runs it, `node dist/gateway/src/main.js`
+  // compiled with gateway/tsconfig.build.json (what gateway/Dockerfile does), NODE_ENV=production.
+  // BENCH_GATEWAY_RUN=ts-node: from source through ts-node, as the tests run it. ts-node costs CPU on every
+  // request, not only at start: it loads node's REPL, which loads `domain`, and from then on every
+  // EventEmitter.emit goes through the domain-aware path (figures before 2026-11-23 10:00 were taken this way).
+  const RUN = process.env.BENCH_GATEWAY_RUN ?? "dist";
+  if (RUN !== "dist" && RUN !== "ts-node") throw new Error(`BENCH_GATEWAY_RUN must be dist or ts-node, got ${RUN}`);
+  const root = path.resolve(__dirname, "..");
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS ? process.env.BENCH_GATEWAY_NODE_ARGS.split(" ") : [];
+  if (RUN === "dist") {
+    execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "gateway/tsconfig.build.json")], { cwd: root, stdio: "inherit" });
+    // The test helper starts `node [nodeArgs] -r ts-node/register gateway/src/main.ts`. Node runs the first
+    // argument that is not an option as the program, so with the compiled main.js last in nodeArgs it runs
+    // that, and the helper's trailing arguments only end up in process.argv (which the gateway ignores).
+    nodeArgs.push(path.join(root, "dist/gateway/src/main.js"));
+  }
   const redis = await startRedis({ appendfsync: FSYNC });
   const gw = await startGateway({
     redisUrl: redis.url,
     mode: "child",
     endpoints: [{ id: "bench", workerToken: "bench-worker-token", rateLimits: { run: 1e9, runsync: 1e9, status: 1e9 } }],
     timings: { takeWaitMs: 10_000, leaseMs: 30_000, stalledIntervalMs: 5_000 },
-    env: { LOG_LEVEL: "warn" },
+    env: { LOG_LEVEL: "warn", ...(RUN === "dist" ? { NODE_ENV: "production" } : {}) },
     // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway process
-    nodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ? process.env.BENCH_GATEWAY_NODE_ARGS.split(" ") : [],
+    nodeArgs,
   });
   const auth = { authorization: `Bearer ${gw.apiKey}` };
   const base = `${gw.baseUrl}/bench`;
-  console.log(`gateway benchmark — redis appendfsync=${FSYNC}, gateway in its own process, loopback HTTP keep-alive`);
+  console.log(`gateway benchmark — redis appendfsync=${FSYNC}, gateway in its own process (${RUN === "dist" ? "compiled, node dist/gateway/src/main.js" : "ts-node"}), loopback HTTP keep-alive`);
   console.log(`machine: ${require("os").cpus().length} cores, load average ${require("os").loadavg().map((x: number) => x.toFixed(1)).join(" ")}`);
 
   // 1. added latency
@@ -86,13 +161,21 @@ async function main() {
     const loops = [workerLoop(gw, "lat-w1", stop, count), workerLoop(gw, "lat-w2", stop, count)];
     const warm = 200;
     const lat: number[] = [];
+    let c0 = cpuSeconds();
+    let s0 = REDIS_STATS ? commandStats(redis.port) : new Map<string, number>();
     for (let i = 0; i < LAT_N + warm; i++) {
       const t0 = process.hrtime.bigint();
       const r = await call("POST", `${base}/runsync?wait=10000`, auth, JSON.stringify({ input: { n: i } }));
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 200 || !r.body.includes("COMPLETED")) throw new Error(`runsync: ${r.status} ${r.body}`);
       if (i >= warm) lat.push(ms);
+      if (i === warm - 1) {
+        c0 = cpuSeconds();
+        if (REDIS_STATS) s0 = commandStats(redis.port);
+      }
     }
+    const c1 = cpuSeconds();
+    const s1 = REDIS_STATS ? commandStats(redis.port) : undefined;
     stop.v = true;
     lat.sort((a, b) => a - b);
     const d50 = pct(direct, 50);
@@ -101,6 +184,8 @@ async function main() {
     console.log(`  direct handler call: p50 ${d50.toFixed(4)} ms  p99 ${d99.toFixed(4)} ms`);
     console.log(`  through the gateway: p50 ${pct(lat, 50).toFixed(2)} ms  p99 ${pct(lat, 99).toFixed(2)} ms  max ${lat[lat.length - 1].toFixed(2)} ms`);
     console.log(`  overhead:            p50 ${(pct(lat, 50) - d50).toFixed(2)} ms  p99 ${(pct(lat, 99) - d99).toFixed(2)} ms   (target <= 3 ms / <= 15 ms)`);
+    console.log(`  ${cpuLine(c0, c1, LAT_N)}`);
+    if (s1) console.log(`  Redis commands per job: ${statsLine(s0, s1, LAT_N)}`);
     // release the two latency workers (their long-polls end with the next jobs or their wait)
     await call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
     await call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
@@ -113,6 +198,8 @@ async function main() {
     await call("POST", `${base}/purge-queue`, auth);
     const stop = { v: false };
     const count = { n: 0 };
+    const c0 = cpuSeconds();
+    const s0 = REDIS_STATS ? commandStats(redis.port) : undefined;
     const t0 = Date.now();
     const loops = Array.from({ length: n }, (_, i) => workerLoop(gw, `tp-${n}-${i}`, stop, count));
     let next = 0;
@@ -130,7 +217,11 @@ async function main() {
     while (count.n < JOBS) await new Promise((r) => setTimeout(r, 5));
     const dt = (Date.now() - t0) / 1000;
     stop.v = true;
+    const c1 = cpuSeconds();
+    const s1 = REDIS_STATS ? commandStats(redis.port) : undefined;
     console.log(`  N=${String(n).padStart(2)} workers: ${(JOBS / dt).toFixed(0).padStart(5)} jobs/s end-to-end (${submitted} accepted in ${(tSubmit / 1000).toFixed(2)} s = ${((submitted * 1000) / tSubmit).toFixed(0)}/s submit rate; all done in ${dt.toFixed(2)} s)   (target >= 2000 jobs/s)`);
+    console.log(`         ${cpuLine(c0, c1, JOBS)}; load average now ${require("os").loadavg()[0].toFixed(1)}`);
+    if (s0 && s1) console.log(`         Redis commands per job: ${statsLine(s0, s1, JOBS)}`);
     // let the loops' pending long-polls end
     for (let i = 0; i < n; i++) void call("POST", `${base}/run`, auth, JSON.stringify({ input: { n: -1 } }));
     await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 11_000))]);
