@@ -125,7 +125,7 @@ async function main() {
   const root = path.resolve(__dirname, "..");
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS ? process.env.BENCH_GATEWAY_NODE_ARGS.split(" ") : [];
   if (RUN === "dist") {
-    execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "gateway/tsconfig.build.json")], { cwd: root, stdio: "inherit" });
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "gateway/tsconfig.build.json")], { cwd: root, stdio: "inherit" });
     // The test helper starts `node [nodeArgs] -r ts-node/register gateway/src/main.ts`. Node runs the first
     // argument that is not an option as the program, so with the compiled main.js last in nodeArgs it runs
     // that, and the helper's trailing arguments only end up in process.argv (which the gateway ignores).

@@ -55,8 +55,9 @@ export interface EndpointCounts {
 }
 
 interface RecordRedis extends Redis {
+  lsCreate(rec: string, ttlKey: string, ttlMs: number, expiresAt: number, ttlMember: string, ...fields: (string | number)[]): Promise<number>;
   lsTake(rec: string, dl: string, ttl: string, worker: string, token: string, now: number, prefix: string, ep: string, id: string): Promise<string | null>;
-  lsFinish(rec: string, dl: string, stream: string, cnt: string, worker: string, status: string, field: string, value: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string): Promise<[string, string, string] | "nf" | null>;
+  lsFinish(rec: string, dl: string, stream: string, cnt: string, worker: string, status: string, field: string, value: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string): Promise<[string, string, string, string, string, string] | "nf" | null>;
   lsAbort(rec: string, dl: string, stream: string, cnt: string, status: string, now: number, keepRun: number, keepSync: number, prefix: string, ep: string, id: string, onlyToken: string, err: string): Promise<[string, string, string, string] | null>;
   lsStreamPush(rec: string, stream: string, worker: string, chunk: string, prefix: string, id: string): Promise<string | null>;
   lsProgress(rec: string, worker: string, value: string): Promise<string | null>;
@@ -123,6 +124,7 @@ export class JobQueue {
     // Record client: bounded retries so an HTTP request fails (503) instead of hanging while Redis is down.
     this.redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 20, enableAutoPipelining: true, lazyConnect: false }) as RecordRedis;
     this.redis.on("error", (e) => this.log.warn({ err: e.message }, "redis error"));
+    this.redis.defineCommand("lsCreate", { numberOfKeys: 2, lua: S.CREATE });
     this.redis.defineCommand("lsTake", { numberOfKeys: 3, lua: S.TAKE });
     this.redis.defineCommand("lsFinish", { numberOfKeys: 4, lua: S.FINISH });
     this.redis.defineCommand("lsAbort", { numberOfKeys: 4, lua: S.ABORT });
@@ -226,18 +228,16 @@ export class JobQueue {
     if (req.s3Config !== undefined) payload.s3Config = req.s3Config;
     const fields: (string | number)[] = ["ep", ep, "st", "IN_QUEUE", "in", JSON.stringify(payload), "ca", now, "xt", xt, "ttl", ttl, "lp", lp, "sy", o.sync ? 1 : 0];
     if (req.webhook) fields.push("wh", req.webhook);
-    const m = this.redis.multi();
-    m.hset(this.rec(id), ...fields);
-    m.pexpire(this.rec(id), ttl);
-    m.zadd(this.ttlKey, now + ttl, `${ep}|${id}`);
     // Record and BullMQ job are written concurrently (one fsync group with appendfsync always instead of
     // two in a row). Both must succeed before the id is returned. If only the BullMQ job lands, the take
     // script finds no record and discards it; if only the record lands, it expires with its ttl. Either
     // way the client got an error, so nothing it was promised is lost.
     // lowPriority jobs go to BullMQ's prioritized set, which is served after the plain wait list;
     // that also keeps them out of the scaling signal (we count only the wait list as "waiting").
-    const [res] = await Promise.all([m.exec(), e.queue.add("job", {}, { jobId: id, ...(lp ? { priority: 1 } : {}), ...JOB_OPTS })]);
-    for (const [err] of res ?? []) if (err) throw err;
+    await Promise.all([
+      this.redis.lsCreate(this.rec(id), this.ttlKey, ttl, now + ttl, `${ep}|${id}`, ...fields),
+      e.queue.add("job", {}, { jobId: id, ...(lp ? { priority: 1 } : {}), ...JOB_OPTS }),
+    ]);
     this.events.emit(`new|${ep}`);
     return id;
   }
@@ -264,8 +264,11 @@ export class JobQueue {
   /** Status, waiting up to waitMs for a terminal state (status-sync, runsync). */
   async waitStatus(ep: string, id: string, waitMs: number): Promise<StatusObject | null> {
     const key = `d|${id}`;
-    let wake: () => void = () => undefined;
-    const woke = new Promise<void>((r) => (wake = r));
+    // A job finished on this replica arrives with its final status object (see done()): no second read.
+    // From another replica (Redis pub/sub) the event carries nothing and the record is read again.
+    let final: StatusObject | undefined;
+    let wake: (s?: StatusObject) => void = () => undefined;
+    const woke = new Promise<void>((r) => (wake = (s) => ((final = s), r())));
     this.events.once(key, wake);
     try {
       const s = await this.status(ep, id);
@@ -273,6 +276,7 @@ export class JobQueue {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([woke, this.stopping, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);
+      if (final && final.id === id) return final;
       return await this.status(ep, id);
     } finally {
       this.events.off(key, wake);
@@ -592,10 +596,26 @@ export class JobQueue {
       // isStream=true: end-of-stream marker; output is the aggregate (or [] when not aggregated)
       value = JSON.stringify(body.output === undefined ? (isStream ? [] : null) : body.output);
     }
-    const r = await this.redis.lsFinish(this.rec(id), this.dl, this.stream(id), this.cnt(ep), worker, status, field, value, Date.now(), this.t.retentionRunMs, this.t.retentionRunsyncMs, this.p, ep, id);
+    const now = Date.now();
+    const r = await this.redis.lsFinish(this.rec(id), this.dl, this.stream(id), this.cnt(ep), worker, status, field, value, now, this.t.retentionRunMs, this.t.retentionRunsyncMs, this.p, ep, id);
     if (r === "nf") return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
     if (!r) return { code: 409, reason: `job ${id} is not in progress on worker ${worker} (cancelled, timed out or finished)` };
-    const [token, webhook, prev] = r;
+    const [token, webhook, prev, ca, sa] = r;
+    // Local waiters (/runsync, /status-sync on this replica) get the final status object now, built from
+    // the same fields status() reads, instead of waiting for the pub/sub message and reading the record.
+    if (this.events.listenerCount(`d|${id}`)) {
+      const fa = now;
+      const s: StatusObject = { id, status };
+      if (sa) {
+        s.delayTime = Number(sa) - Number(ca);
+        s.executionTime = fa - Number(sa);
+      } else s.delayTime = fa - Number(ca);
+      s.workerId = worker;
+      if (status === "COMPLETED") s.output = body.output === undefined ? (isStream ? [] : null) : body.output;
+      else s.error = body.error;
+      if (r[5]) s.retries = Number(r[5]);
+      this.events.emit(`d|${id}`, s);
+    }
     // The record is final (and persisted) now, so the worker gets its answer without waiting for the
     // BullMQ side. Should that not happen (gateway dies here), the lock lapses, BullMQ's stalled check
     // re-queues the job and the take script discards it because the record is terminal.

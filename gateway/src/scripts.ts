@@ -15,6 +15,17 @@
 // Events are published on channel P:ev as "d|<id>" (terminal), "s|<id>" (stream chunk),
 // "x|<ep>|<worker>" (stop signal for a worker) so long-polls on any replica wake at once.
 
+/** KEYS: rec, ttl(zset)   ARGV: ttlMs, expiresAtMs, ttlMember, field1, value1, field2, value2, ...
+ *  A new job record (submit): the fields, its expiry and its entry in the ttl index, in one atomic step.
+ *  A script rather than MULTI/EXEC: the record client auto-pipelines scripts, so the records of concurrent
+ *  submits go to Redis in one write; a MULTI is always a pipeline of its own. */
+export const CREATE = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`;
+
 /** KEYS: rec, dl(zset), ttl(zset)   ARGV: worker, token, now, prefix, ep, id
  *  (the ttl entry is dropped once the job runs: ttl bounds the wait in the queue; running jobs are
  *  bounded by their execution timeout) 
@@ -41,9 +52,11 @@ return f[1]
  *  before (pw) while the job is not finished: a worker whose lease lapsed (e.g. it stopped pinging while
  *  draining on SIGTERM) still delivers a valid result; the first result wins and a worker now running
  *  the re-queued job is told to stop. Returns 'nf' (no such job on this endpoint), false (refused), or
- *  {token of the current lease or '', webhook, previous status}. */
+ *  {token of the current lease or '', webhook, previous status, ca, sa, rt} (the last three: what the
+ *  gateway needs to answer a /runsync or /status-sync waiting on this replica without reading the record
+ *  again; '' when absent). */
 export const FINISH = `
-local f = redis.call('HMGET', KEYS[1], 'st', 'w', 'tk', 'sy', 'wh', 'pw', 'ep')
+local f = redis.call('HMGET', KEYS[1], 'st', 'w', 'tk', 'sy', 'wh', 'pw', 'ep', 'ca', 'sa', 'rt')
 if f[7] ~= ARGV[9] then return 'nf' end
 local holder = (f[1] == 'IN_PROGRESS' and f[2] == ARGV[1])
 local former = (f[1] == 'IN_QUEUE' or f[1] == 'IN_PROGRESS') and f[6] and string.find(f[6], '|' .. ARGV[1] .. '|', 1, true)
@@ -62,8 +75,8 @@ if (not holder) and f[1] == 'IN_PROGRESS' and f[2] then
   redis.call('PEXPIRE', ARGV[8] .. ':stop:' .. ARGV[9] .. ':' .. f[2], 600000)
   redis.call('PUBLISH', ARGV[8] .. ':ev', 'x|' .. ARGV[9] .. '|' .. f[2])
 end
-if f[1] == 'IN_PROGRESS' then return {f[3] or '', f[5] or '', f[1]} end
-return {'', f[5] or '', f[1]}
+if f[1] == 'IN_PROGRESS' then return {f[3] or '', f[5] or '', f[1], f[8] or '', f[9] or '', f[10] or ''} end
+return {'', f[5] or '', f[1], f[8] or '', f[9] or '', f[10] or ''}
 `;
 
 /** KEYS: rec, dl, stream, counters   ARGV: newStatus, now, retentionRunMs, retentionSyncMs, prefix, ep, id,
