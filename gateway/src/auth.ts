@@ -5,9 +5,22 @@ import { createHash, timingSafeEqual } from "crypto";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
-/** Compares digests so neither the length nor a prefix of a secret leaks through timing. */
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
+// Digests of the configured secrets (worker tokens), so each request hashes only what it presented.
+// Keyed by the configured secret itself, never by presented input. Bounded: cleared if tokens churn.
+const secretDigests = new Map<string, Buffer>();
+function secretDigest(secret: string): Buffer {
+  let d = secretDigests.get(secret);
+  if (!d) {
+    if (secretDigests.size >= 10_000) secretDigests.clear();
+    secretDigests.set(secret, (d = digest(secret)));
+  }
+  return d;
+}
+
+/** Compares digests so neither the length nor a prefix of a secret leaks through timing.
+ *  `secret` is the configured value (its digest is cached), `presented` what the request carried. */
+export function safeEqual(presented: string, secret: string): boolean {
+  return timingSafeEqual(digest(presented), secretDigest(secret));
 }
 
 export function credential(header: string | undefined): string | undefined {

@@ -97,6 +97,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     loggerInstance: log as unknown as FastifyBaseLogger,
     // per-request access logs would dominate CPU at thousands of jobs/s; errors and job events are logged
     logController: new LogController({ disableRequestLogging: true }),
+    // no per-request child logger (one pino child per request shows in CPU profiles): handlers log through
+    // the gateway logger with the fields they need
+    childLoggerFactory: (logger) => logger,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: "idle",
@@ -134,15 +137,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` }));
 
-  app.addHook("onResponse", async (req, reply) => {
-    metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? "unmatched", status: reply.statusCode }, reply.elapsedTime / 1000);
+  app.addHook("onResponse", (req, reply, done) => {
+    metrics.observeHttp(req.method, req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   let shuttingDown = false;
   // During shutdown every response closes its connection, so keep-alive sockets of requests that were
   // in flight when close() began do not hold the process open for keepAliveTimeout.
-  app.addHook("onSend", async (_req, reply) => {
+  app.addHook("onSend", (_req, reply, payload, done) => {
     if (shuttingDown) reply.header("connection", "close");
+    done(null, payload);
   });
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_req, reply) => {

@@ -11,6 +11,18 @@ export class Metrics {
   readonly finished: prom.Counter<"endpoint" | "status">;
   readonly rateLimited: prom.Counter<"endpoint" | "kind">;
   readonly webhooks: prom.Counter<"result">;
+  // labelled children of `http`, so a request's observation does not hash its label object again
+  private readonly httpChildren = new Map<string, prom.Histogram.Internal<"method" | "route" | "status">>();
+  observeHttp(method: string, route: string, status: number, seconds: number) {
+    const k = `${method} ${status} ${route}`;
+    let h = this.httpChildren.get(k);
+    if (!h) {
+      h = this.http.labels({ method, route, status });
+      // routes are the registered patterns (+ "unmatched"), so this stays small
+      if (this.httpChildren.size < 1000) this.httpChildren.set(k, h);
+    }
+    h.observe(seconds);
+  }
 
   constructor(queue: JobQueue, registry: EndpointRegistry) {
     const r = [this.registry];
