@@ -17,8 +17,8 @@
 
 /** KEYS: rec, ttl(zset)   ARGV: ttlMs, expiresAtMs, ttlMember, field1, value1, field2, value2, ...
  *  A new job record (submit): the fields, its expiry and its entry in the ttl index, in one atomic step.
- *  A script rather than MULTI/EXEC: the record client auto-pipelines scripts, so the records of concurrent
- *  submits go to Redis in one write; a MULTI is always a pipeline of its own. */
+ *  A script rather than MULTI/EXEC: one command and one reply instead of five (MULTI, HSET, PEXPIRE, ZADD,
+ *  EXEC), less work for the gateway and for Redis on every submit. */
 export const CREATE = `
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
