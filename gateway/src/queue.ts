@@ -101,6 +101,30 @@ export interface JobQueueOptions {
   onTerminal?: (ep: string, id: string, webhook: string) => void;
 }
 
+/**
+ * RunPod's status object from a job record's fields (times in ms since the epoch, as strings in Redis):
+ * status() reads them from the record, done() has them at hand when it answers a local waiter.
+ */
+function statusObject(
+  id: string, status: JobStatus,
+  f: { ca: string | null; sa: string | null; fa: string | number | null; w: string | null; rt: string | null },
+  output: unknown, error: unknown,
+): StatusObject {
+  const s: StatusObject = { id, status };
+  const ca = Number(f.ca);
+  if (f.sa) {
+    s.delayTime = Number(f.sa) - ca;
+    if (f.fa) s.executionTime = Number(f.fa) - Number(f.sa);
+  } else if (f.fa) {
+    s.delayTime = Number(f.fa) - ca;
+  }
+  if (f.w) s.workerId = f.w;
+  if (output !== undefined) s.output = output;
+  if (error !== undefined) s.error = error;
+  if (f.rt) s.retries = Number(f.rt);
+  return s;
+}
+
 export class JobQueue {
   readonly redis: RecordRedis;
   private readonly sub: Redis;
@@ -249,20 +273,9 @@ export class JobQueue {
   async status(ep: string, id: string): Promise<StatusObject | null> {
     const f = await this.redis.hmget(this.rec(id), "ep", "st", "ca", "sa", "fa", "w", "out", "err", "pg", "rt");
     if (!f[1] || f[0] !== ep) return null;
-    const s: StatusObject = { id, status: f[1] as JobStatus };
-    const ca = Number(f[2]);
-    if (f[3]) {
-      s.delayTime = Number(f[3]) - ca;
-      if (f[4]) s.executionTime = Number(f[4]) - Number(f[3]);
-    } else if (f[4]) {
-      s.delayTime = Number(f[4]) - ca;
-    }
-    if (f[5]) s.workerId = f[5];
-    if (f[6] !== null) s.output = JSON.parse(f[6]);
-    else if (f[8] !== null) s.output = JSON.parse(f[8]);
-    if (f[7] !== null) s.error = JSON.parse(f[7]);
-    if (f[9]) s.retries = Number(f[9]);
-    return s;
+    const output = f[6] !== null ? JSON.parse(f[6]) : f[8] !== null ? JSON.parse(f[8]) : undefined;
+    const error = f[7] !== null ? JSON.parse(f[7]) : undefined;
+    return statusObject(id, f[1] as JobStatus, { ca: f[2], sa: f[3], fa: f[4], w: f[5], rt: f[9] }, output, error);
   }
 
   /** Status, waiting up to waitMs for a terminal state (status-sync, runsync). */
@@ -587,38 +600,22 @@ export class JobQueue {
       await this.lightJob(e, id).extendLock(tk, e.leaseMs).catch(() => 0);
       return { code: 200 };
     }
-    let status: JobStatus;
-    let field: string;
-    let value: string;
-    if (body.error !== undefined && body.error !== null && body.error !== "") {
-      status = "FAILED";
-      field = "err";
-      value = JSON.stringify(body.error);
-    } else {
-      status = "COMPLETED";
-      field = "out";
-      // isStream=true: end-of-stream marker; output is the aggregate (or [] when not aggregated)
-      value = JSON.stringify(body.output === undefined ? (isStream ? [] : null) : body.output);
-    }
+    const failed = body.error !== undefined && body.error !== null && body.error !== "";
+    const status: JobStatus = failed ? "FAILED" : "COMPLETED";
+    const field = failed ? "err" : "out";
+    // isStream=true: end-of-stream marker; output is the aggregate (or [] when not aggregated)
+    const result = failed ? body.error : body.output === undefined ? (isStream ? [] : null) : body.output;
+    const value = JSON.stringify(result);
     const now = Date.now();
     const r = await this.redis.lsFinish(this.rec(id), this.dl, this.stream(id), this.cnt(ep), worker, status, field, value, now, this.t.retentionRunMs, this.t.retentionRunsyncMs, this.p, ep, id);
     if (r === "nf") return { code: 404, reason: `job ${id} not found on endpoint ${ep}` };
     if (!r) return { code: 409, reason: `job ${id} is not in progress on worker ${worker} (cancelled, timed out or finished)` };
-    const [token, webhook, prev, ca, sa] = r;
+    const [token, webhook, prev, ca, sa, rt] = r;
     // Local waiters (/runsync, /status-sync on this replica) get the final status object now, built from
     // the same fields status() reads, instead of waiting for the pub/sub message and reading the record.
     if (this.events.listenerCount(`d|${id}`)) {
-      const fa = now;
-      const s: StatusObject = { id, status };
-      if (sa) {
-        s.delayTime = Number(sa) - Number(ca);
-        s.executionTime = fa - Number(sa);
-      } else s.delayTime = fa - Number(ca);
-      s.workerId = worker;
-      if (status === "COMPLETED") s.output = body.output === undefined ? (isStream ? [] : null) : body.output;
-      else s.error = body.error;
-      if (r[5]) s.retries = Number(r[5]);
-      this.events.emit(`d|${id}`, s);
+      const times = { ca, sa, fa: now, w: worker, rt };
+      this.events.emit(`d|${id}`, statusObject(id, status, times, failed ? undefined : result, failed ? result : undefined));
     }
     // The record is final (and persisted) now, so the worker gets its answer without waiting for the
     // BullMQ side. Should that not happen (gateway dies here), the lock lapses, BullMQ's stalled check
