@@ -37,7 +37,9 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
 /** The program's `venv` (Pulumi.yaml runtime option) links to a venv cached outside the work tree, keyed by requirements.txt. */
 async function linkCachedVenv(): Promise<void> {
   const key = crypto.createHash("sha256").update(fs.readFileSync(path.join(PROGRAM, "requirements.txt"))).digest("hex").slice(0, 12);
-  const cache = process.env.LONGSHORE_CACHE ?? path.join(process.env.HOME ?? "/root", ".cache/longshore");
+  // LONGSHORE_CACHE comes from proving-ground/env.sh (loadProvingGroundEnv), which owns its default
+  const cache = process.env.LONGSHORE_CACHE;
+  assert.ok(cache, "LONGSHORE_CACHE is not set: the suite loads it from proving-ground/env.sh");
   const venv = path.join(cache, `venv-python-program-${key}`);
   if (!fs.existsSync(path.join(venv, "bin/python"))) await run("python3", ["-m", "venv", venv], REPO, 120_000);
   const link = path.join(PROGRAM, "venv");
