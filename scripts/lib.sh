@@ -11,6 +11,8 @@ apt_install() {
   for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
-  if [ -z "${_LONGSHORE_APT_UPDATED:-}" ]; then apt-get update -qq; _LONGSHORE_APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Wait for the dpkg/apt locks (another apt run, unattended-upgrades) instead of failing at once.
+  local wait=(-o DPkg::Lock::Timeout=900)
+  if [ -z "${_LONGSHORE_APT_UPDATED:-}" ]; then apt-get "${wait[@]}" update -qq; _LONGSHORE_APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
