@@ -15,6 +15,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as yaml from "js-yaml";
 import { Validator, nonEmptyString, oneOf, ImagePullPolicy, IMAGE_PULL_POLICIES } from "./validate";
 import { parseImageRef, pinnedImage } from "./imageRef";
+import { findForeignKeda, foreignKedaMessage } from "./kedaPreflight";
 
 export const DEFAULT_KEDA_VERSION = "2.17.2";
 export const KEDA_NAMESPACE = "keda";
@@ -75,6 +76,14 @@ export interface KedaArgs {
     webhooks?: boolean;
     /** imagePullPolicy for every KEDA container. Default IfNotPresent (KEDA's manifests say Always). */
     imagePullPolicy?: ImagePullPolicy;
+    /**
+     * Before installing, check (with kubectl) that no KEDA installed by someone else is in the cluster, and stop
+     * with a message that says what to do if one is (instead of Server-Side Apply field conflicts half-way
+     * through). Default true; skipped where kubectl or the cluster cannot answer, and under Pulumi's mocks.
+     */
+    preflight?: boolean;
+    /** The kubeconfig context the preflight asks (the one the Kubernetes provider uses). Default: current. */
+    kubeContext?: string;
 }
 
 /** The manifest path used when no source is given. */
@@ -154,6 +163,10 @@ export class Keda extends pulumi.ComponentResource {
         }
         const images: Required<KedaImages> = { ...defaults, ...overrides } as Required<KedaImages>;
         const webhooks = args.webhooks ?? true;
+        if ((args.preflight ?? true) && !underMocks()) {
+            const foreign = findForeignKeda(args.kubeContext);
+            if (foreign) throw new pulumi.RunError(foreignKedaMessage(name, foreign, args.kubeContext));
+        }
         const source: KedaSource = args.source ?? { manifests: defaultKedaManifestPath(version) };
         const hasManifests = source.manifests !== undefined && source.manifests !== null;
         const hasChart = source.chart !== undefined && source.chart !== null;
@@ -220,6 +233,11 @@ export class Keda extends pulumi.ComponentResource {
         this.objectCount = pulumi.output(count);
         this.registerOutputs({ namespace: this.namespace, version: this.version, images: this.images });
     }
+}
+
+/** True under `pulumi.runtime.setMocks` (unit tests): no cluster to ask. */
+function underMocks(): boolean {
+    return pulumi.runtime.getMonitor()?.constructor?.name === "MockMonitor";
 }
 
 function rewriteImages(obj: any, overrides: KedaImages, defaults: Required<KedaImages>, pullPolicy: string): any {

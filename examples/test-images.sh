@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds each example worker image with the local Docker engine (FROM the local base images, no pulls) and
+# Builds each example worker image with the local Docker engine (their own FROM lines: docker.io through the
+# proving ground's offline mirror, no public pulls) and
 # tests it with its own .github/tests.json through `longshore test --local --image` — the way RunPod's
 # hosted action tests an image. Needs the proving ground's Docker engine and base images (parts 10/20).
 #   examples/test-images.sh [example ...]     (default: all)
@@ -10,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib.sh"
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine (start the proving ground: proving-ground/pg up)"
 examples=("$@")
-[ ${#examples[@]} -gt 0 ] || examples=(hello-python hello-typescript stream-python stream-typescript iris-classifier)
+[ ${#examples[@]} -gt 0 ] || examples=(hello-world hello-python hello-typescript stream-python stream-typescript iris-classifier)
 fail=0
 for ex in "${examples[@]}"; do
   dir="$root/examples/$ex"

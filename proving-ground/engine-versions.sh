@@ -10,3 +10,6 @@
 : "${PULUMI_KUBERNETES_VERSION:=4.25.0-dev.20260115+f47bc2d6f199}"  # what the plugin reports (between 4.24.1 and 4.25.0)
 : "${BUILDKIT_VERSION:=v0.31.1}"            # github.com/moby/buildkit (docker-build v0.0.22 uses the v0.31 client)
 : "${DEBIAN_SUITE:=bookworm}"
+# Every Go build of the proving ground: no file paths and no debug info in the binaries (-ldflags -s -w at each
+# build), and no DWARF generated at compile time either (less compile work; nobody debugs these binaries here).
+: "${PG_GO_BUILD_FLAGS:=-trimpath -gcflags=all=-dwarf=false}"

@@ -3,7 +3,7 @@
 #   1. GPU scheduling: a pod requesting nvidia.com/gpu: 1 that tolerates the GPU taint runs and prints the device
 #      the (fake) device plugin allocated; the same pod without the toleration is refused by the scheduler.
 #   2. Service + DNS: a pod resolves a Service by its cluster DNS names and fetches from it through kube-proxy.
-#   3. KEDA: a ScaledObject with a `redis` trigger (redis-server from Debian, a host process on the node address)
+#   3. KEDA (installed by the stack: run after `npm run up`): a ScaledObject with a `redis` trigger (redis-server from Debian, a host process on the node address)
 #      scales a Deployment 0 -> 2 when the list fills and 2 -> 0 when it drains.
 # Exits non-zero on the first failure, with diagnostics. Prints what it proved.
 set -euo pipefail
@@ -141,7 +141,7 @@ echo "$out" | grep -q '^fetch hello-from-web$' || fail "fetch through the Servic
 ok "Service web resolved by cluster DNS (web, web.$NS, web.$NS.svc.$CLUSTER_DOMAIN -> $svc_ip) and answered through kube-proxy"
 
 # ------------------------------------------------------------------ 3. KEDA 0 -> 2 -> 0 on a Redis list
-kc get crd scaledobjects.keda.sh >/dev/null 2>&1 || fail "KEDA CRDs missing (proving-ground/parts/60-keda.sh up)"
+kc get crd scaledobjects.keda.sh >/dev/null 2>&1 || fail "KEDA CRDs missing: the stack installs KEDA (npm run up), the proving ground does not"
 rdir=$(mktemp -d)
 redis-server --port "$REDIS_PORT" --bind "$IP" --protected-mode no --save '' --appendonly no --dir "$rdir" \
   --logfile "$LOGS/smoke-redis.log" &

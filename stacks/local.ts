@@ -48,6 +48,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
             source: cfg.get("kedaManifests") ? { manifests: cfg.require("kedaManifests") } : undefined,
             images: cfg.getObject<KedaImages>("kedaImages"),
             webhooks: cfg.getBoolean("kedaWebhooks"),
+            kubeContext: context,
         }, k8sOpts));
     }
     if (cfg.getBoolean("installDevicePlugin") ?? true) {

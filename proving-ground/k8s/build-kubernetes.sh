@@ -6,6 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib.sh"
+. "$here/../engine-versions.sh"
 K8S_VERSION="${K8S_VERSION:-v1.30.14}"
 dest="$LONGSHORE_CACHE/kubernetes-$K8S_VERSION"
 bin="$dest/bin"
@@ -54,7 +55,7 @@ ldflags="-s -w -X $ldpkg.gitVersion=$gitv -X $ldpkg.gitMajor=1 -X $ldpkg.gitMino
 ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$gitv -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 log "go build (cold: long; nice -n 10)"
 t0=$(date +%s)
-CGO_ENABLED=0 nice -n 10 go build -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$bin/longshore-kube.new" .
+CGO_ENABLED=0 nice -n 10 go build $PG_GO_BUILD_FLAGS -tags selinux,notest -ldflags "$ldflags" -o "$bin/longshore-kube.new" .
 mv "$bin/longshore-kube.new" "$bin/longshore-kube"
 for t in "${tools[@]}"; do ln -sf longshore-kube "$bin/$t"; done
 echo "$(( $(date +%s) - t0 ))" > "$dest/build-seconds"

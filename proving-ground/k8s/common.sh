@@ -1,5 +1,6 @@
 # Shared settings/helpers for the Kubernetes half of the proving ground (parts 40, 50, 60 and smoke.sh).
 # Source after scripts/lib.sh.
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/engine-versions.sh"   # PG_GO_BUILD_FLAGS
 K8S_VERSION="${K8S_VERSION:-v1.30.14}"           # k8s.io/kubernetes; staging modules at v0.30.14
 ETCD_DEB="etcd-server"                           # Debian bookworm: 3.4.23
 COREDNS_VERSION="${COREDNS_VERSION:-v1.12.1}"
@@ -83,7 +84,7 @@ set_image_env() {
 # go_build_static DIR OUT PKG [LDFLAGS] — CGO-free build with the pinned toolchain, nice'd
 go_build_static() {
   (cd "$1" && GOTOOLCHAIN="$GO_TOOLCHAIN_K8S" GOFLAGS=-mod=mod CGO_ENABLED=0 nice -n 10 \
-    go build -trimpath -ldflags "-s -w ${4:-}" -o "$2.new" "$3") && mv "$2.new" "$2"
+    go build $PG_GO_BUILD_FLAGS -ldflags "-s -w ${4:-}" -o "$2.new" "$3") && mv "$2.new" "$2"
 }
 # registry_digest REPO:TAG — prints REPO@sha256:... when the tag exists in the local registry
 registry_digest() {

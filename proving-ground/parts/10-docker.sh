@@ -8,6 +8,12 @@
 #       localhost:5000/longshore/python-base:3.11-bookworm  python3 + pip + venv, `python` = python3
 #       localhost:5000/longshore/node-base:20-bookworm      the host's Node.js 20 package (node, npm)
 #       localhost:5000/longshore/pause:3.9                  static pause binary (pod sandbox)
+#   - a docker.io mirror (a second registry, localhost:5001) that dockerd, BuildKit (part 20) and containerd
+#     (the kubelet's pulls) use for Docker Hub: it serves the same two base images under the public names that
+#     users' Dockerfiles name (python:3.11.1-buster, python:3.11-slim, node:20-bookworm, … — $MIRROR_TAGS), so a
+#     Dockerfile's own `FROM python:3.11.1-buster` builds here unchanged. They are OFFLINE STAND-INS, labelled
+#     and logged as such: Debian bookworm's Python 3.11.2 (or the host's Node 20), not Docker Hub's images
+#     (docs/proving-ground.md, "The docker.io mirror", says what differs).
 # Needs root (daemons, debootstrap, iptables). PID 1 is not systemd: daemons run in the background with logs and
 # pid files in $LONGSHORE_CACHE/run.
 #   up | check | down (down stops the daemons; images, rootfs tarballs and registry data stay cached)
@@ -19,6 +25,12 @@ pg=$(cd "$here/.." && pwd)
 
 run="$LONGSHORE_CACHE/run"
 REG=localhost:5000
+MIRROR_REG=localhost:5001   # stands in for docker.io (registry-1.docker.io)
+# public name (Docker Hub "library/" images) -> which local base it stands in with
+MIRROR_TAGS=(
+  python:3.11.1-buster python:3.11-buster python:3.11-slim python:3.11-slim-bookworm python:3.11-bookworm python:3.11
+  node:20-bookworm node:20-bookworm-slim node:20-slim node:20
+)
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 DOCKER_SOCK=/var/run/docker.sock
 DOCKER=/usr/bin/docker   # Debian's CLI, same version as the daemon
@@ -52,12 +64,21 @@ stop_daemon() {
 }
 
 write_configs() {
-  mkdir -p "$run/containerd-certs.d/$REG" "$LONGSHORE_CACHE/registry" /etc/cni/net.d
+  mkdir -p "$run/containerd-certs.d/$REG" "$run/containerd-certs.d/docker.io" "$LONGSHORE_CACHE/registry" \
+    "$LONGSHORE_CACHE/registry-mirror" /etc/cni/net.d
   cat > "$run/containerd-certs.d/$REG/hosts.toml" <<TOML
 # localhost:5000 is the proving ground's plain-HTTP registry (proving-ground/parts/10-docker.sh)
 server = "http://$REG"
 [host."http://$REG"]
   capabilities = ["pull", "resolve", "push"]
+  skip_verify = true
+TOML
+  cat > "$run/containerd-certs.d/docker.io/hosts.toml" <<TOML
+# docker.io is served by the proving ground's offline mirror on $MIRROR_REG (proving-ground/parts/10-docker.sh):
+# stand-ins for the public base images, nothing else (there is no route to Docker Hub here).
+server = "https://registry-1.docker.io"
+[host."http://$MIRROR_REG"]
+  capabilities = ["pull", "resolve"]
   skip_verify = true
 TOML
   cat > "$run/containerd.toml" <<TOML
@@ -100,6 +121,20 @@ http:
   addr: 127.0.0.1:5000
   secret: longshore-local-registry
 YAML
+  cat > "$run/registry-mirror.yml" <<YAML
+# Written by proving-ground/parts/10-docker.sh: the offline docker.io mirror (stand-in base images only)
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $LONGSHORE_CACHE/registry-mirror
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5001
+  secret: longshore-local-registry-mirror
+YAML
 }
 
 start_daemons() {
@@ -119,16 +154,27 @@ start_daemons() {
     cp "$run/containerd.toml" "$run/containerd.toml.running"
   fi
   wait_for containerd ctr --address "$CONTAINERD_SOCK" version
+  local dockerd_args=(--containerd="$CONTAINERD_SOCK" --storage-driver=overlay2
+    --exec-opt native.cgroupdriver=cgroupfs --insecure-registry "$REG" --insecure-registry "$MIRROR_REG"
+    --registry-mirror "http://$MIRROR_REG" -H "unix://$DOCKER_SOCK" --pidfile "$run/dockerd.own.pid")
+  # Same rule as containerd: a dockerd started with other flags (an older proving ground) is restarted.
+  if pid_alive dockerd && [ "$(cat "$run/dockerd.args.running" 2>/dev/null)" != "${dockerd_args[*]}" ]; then
+    log "dockerd flags changed: restarting dockerd"
+    stop_daemon dockerd
+  fi
   if ! pid_alive dockerd; then
-    daemon dockerd "$run/dockerd.log" dockerd --containerd="$CONTAINERD_SOCK" --storage-driver=overlay2 \
-      --exec-opt native.cgroupdriver=cgroupfs --insecure-registry "$REG" -H "unix://$DOCKER_SOCK" \
-      --pidfile "$run/dockerd.own.pid"
+    daemon dockerd "$run/dockerd.log" dockerd "${dockerd_args[@]}"
+    echo "${dockerd_args[*]}" > "$run/dockerd.args.running"
   fi
   wait_for dockerd "$DOCKER" -H "unix://$DOCKER_SOCK" version
   if ! pid_alive registry; then
     daemon registry "$run/registry.log" docker-registry serve "$run/registry.yml"
   fi
+  if ! pid_alive registry-mirror; then
+    daemon registry-mirror "$run/registry-mirror.log" docker-registry serve "$run/registry-mirror.yml"
+  fi
   wait_for registry curl -fsS "http://$REG/v2/"
+  wait_for registry-mirror curl -fsS "http://$MIRROR_REG/v2/"
 }
 
 # rootfs NAME PACKAGES EXTRA-KEY → path of a cached tarball of a debootstrap'd minbase rootfs
@@ -175,9 +221,9 @@ image() {
   local ref=$1 tar=$2; shift 2
   local stampf="$LONGSHORE_CACHE/registry/.longshore-$(echo "$ref" | tr '/:' '__')"
   local key; key="$(basename "$tar")|$(stat -c %s-%Y "$tar")|$*"
-  local repo=${ref#"$REG/"}; repo=${repo%:*}; local tag=${ref##*:}
+  local host=${ref%%/*}; local repo=${ref#"$host/"}; repo=${repo%:*}; local tag=${ref##*:}
   if [ "$(cat "$stampf" 2>/dev/null)" = "$key" ] && curl -fsS -o /dev/null \
-      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REG/v2/$repo/manifests/$tag"; then
+      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$host/v2/$repo/manifests/$tag"; then
     return 0
   fi
   local args=(); for c in "$@"; do args+=(--change "$c"); done
@@ -204,15 +250,33 @@ build_images() {
   # node
   local nd; nd=$(rootfs node "$NODE_PKGS" "node-$(node_version)")
   image "$REG/longshore/node-base:20-bookworm" "$nd" "$PATHENV" 'ENV LANG=C.UTF-8' 'CMD ["node"]'
+  # the docker.io mirror: the same bases under the public names, labelled as stand-ins
+  local t tar base extra
+  for t in "${MIRROR_TAGS[@]}"; do
+    case "$t" in
+      python:*) tar=$py base="Debian $DEBIAN_SUITE python3 3.11.2, pip, venv"
+                extra=('ENV PIP_BREAK_SYSTEM_PACKAGES=1' 'ENV PIP_ROOT_USER_ACTION=ignore' 'ENV PYTHONUNBUFFERED=1' 'CMD ["python3"]') ;;
+      node:*)   tar=$nd base="Debian $DEBIAN_SUITE, the host's Node.js $(node_version)"; extra=('CMD ["node"]') ;;
+    esac
+    image "$MIRROR_REG/library/$t" "$tar" "$PATHENV" 'ENV LANG=C.UTF-8' "ENV LONGSHORE_STAND_IN=docker.io/library/$t" \
+      "LABEL org.opencontainers.image.description=\"Longshore proving ground: offline stand-in for docker.io/library/$t ($base)\"" \
+      "${extra[@]}"
+  done
+  log "docker.io mirror $MIRROR_REG: offline stand-ins for ${MIRROR_TAGS[*]} (not Docker Hub's images: docs/proving-ground.md)"
 }
 
 check() {
-  for d in containerd dockerd registry; do pid_alive "$d" || die "$d is not running (pg up)"; done
+  for d in containerd dockerd registry registry-mirror; do pid_alive "$d" || die "$d is not running (pg up)"; done
   ctr --address "$CONTAINERD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1.*cri.*ok' || die "containerd CRI plugin is not ok"
   "$DOCKER" info --format '{{.Driver}} {{.CgroupDriver}}' | grep -q '^overlay2 cgroupfs$' || die "dockerd is not overlay2+cgroupfs"
   for ref in longshore/python-base:3.11-bookworm longshore/node-base:20-bookworm longshore/pause:3.9; do
     curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
       "http://$REG/v2/${ref%:*}/manifests/${ref##*:}" || die "$REG/$ref is not in the registry"
+  done
+  local t
+  for t in "${MIRROR_TAGS[@]}"; do
+    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      "http://$MIRROR_REG/v2/library/${t%:*}/manifests/${t##*:}" || die "docker.io mirror lacks $t (pg up)"
   done
   local out
   out=$("$DOCKER" run --rm "$REG/longshore/python-base:3.11-bookworm" sh -c 'python --version && pip --version | cut -d" " -f1-2') \
@@ -221,6 +285,10 @@ check() {
   out=$("$DOCKER" run --rm "$REG/longshore/node-base:20-bookworm" sh -c 'node --version && npm --version') || die "node-base does not run"
   case "$out" in v20.*) ;; *) die "node-base runs $out, expected Node 20";; esac
   log "node-base: node $(echo "$out" | tr '\n' ' ')"
+  # dockerd resolves a Docker Hub name through the mirror (`docker pull python:3.11-slim` as a user types it)
+  "$DOCKER" pull -q python:3.11-slim >/dev/null || die "dockerd cannot pull python:3.11-slim through the docker.io mirror"
+  out=$("$DOCKER" run --rm python:3.11-slim sh -c 'python --version; echo $LONGSHORE_STAND_IN') || die "python:3.11-slim does not run"
+  log "docker.io mirror: python:3.11-slim -> $(echo "$out" | tr '\n' ' ')"
 }
 
 case "${1:-}" in
@@ -240,6 +308,7 @@ case "${1:-}" in
     check ;;
   check) check ;;
   down)
+    stop_daemon registry-mirror
     stop_daemon registry
     stop_daemon dockerd
     stop_daemon containerd ;;

@@ -33,8 +33,8 @@ build() {
   local ld="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
   local t0; t0=$(date +%s)
   log "go build buildkitd, buildctl (nice -n 10)"
-  nice -n 10 go build -trimpath -tags "osusergo netgo" -ldflags "$ld" -o "$bin/buildkitd.new" github.com/moby/buildkit/cmd/buildkitd
-  nice -n 10 go build -trimpath -ldflags "$ld" -o "$bin/buildctl.new" github.com/moby/buildkit/cmd/buildctl
+  nice -n 10 go build $PG_GO_BUILD_FLAGS -tags "osusergo netgo" -ldflags "$ld" -o "$bin/buildkitd.new" github.com/moby/buildkit/cmd/buildkitd
+  nice -n 10 go build $PG_GO_BUILD_FLAGS -ldflags "$ld" -o "$bin/buildctl.new" github.com/moby/buildkit/cmd/buildctl
   mv "$bin/buildkitd.new" "$bin/buildkitd"; mv "$bin/buildctl.new" "$bin/buildctl"
   echo "$(( $(date +%s) - t0 ))" > "$dest/build-seconds"
   echo "$BUILDKIT_VERSION" > "$dest/.stamp"
@@ -45,8 +45,7 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 start() {
   apt_install runc iptables
   mkdir -p "$run" "$state" "$sock_dir"
-  if running && "$bin/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1; then return 0; fi
-  cat > "$run/buildkitd.toml" <<TOML
+  cat > "$run/buildkitd.toml.new" <<TOML
 # Written by proving-ground/parts/20-buildkit.sh
 root = "$state"
 [grpc]
@@ -64,7 +63,22 @@ root = "$state"
 [registry."localhost:5000"]
   http = true
   insecure = true
+# docker.io comes from the proving ground's offline mirror (part 10): stand-ins for the public base images.
+[registry."docker.io"]
+  mirrors = ["localhost:5001"]
+[registry."localhost:5001"]
+  http = true
+  insecure = true
 TOML
+  # Already serving with this config: nothing to do. Serving with another (an older proving ground): restart.
+  if running && cmp -s "$run/buildkitd.toml.new" "$run/buildkitd.toml"; then
+    "$bin/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1 && { rm -f "$run/buildkitd.toml.new"; return 0; }
+  fi
+  if running; then
+    log "buildkitd config changed: restarting buildkitd"
+    kill "$(cat "$pidfile")"; for _ in $(seq 1 20); do running || break; sleep 0.5; done
+  fi
+  mv "$run/buildkitd.toml.new" "$run/buildkitd.toml"
   rm -f "$sock"
   log "starting buildkitd (log: $run/buildkitd.log)"
   setsid nohup "$bin/buildkitd" --config "$run/buildkitd.toml" > "$run/buildkitd.log" 2>&1 < /dev/null &
@@ -82,8 +96,8 @@ check() {
   "$bin/buildctl" --addr "$tcp" debug workers >/dev/null || die "buildkitd does not answer on $tcp"
   local ctx; ctx=$(mktemp -d)
   cat > "$ctx/Dockerfile" <<'DF'
-ARG BASE_IMAGE=localhost:5000/longshore/python-base:3.11-bookworm
-FROM ${BASE_IMAGE}
+# A user's FROM line as written: docker.io comes from the proving ground's mirror (part 10).
+FROM python:3.11.1-buster
 RUN python -c 'import sys; print(sys.version)' > /python-version
 DF
   "$bin/buildctl" --addr "unix://$sock" build --frontend dockerfile.v0 --local context="$ctx" --local dockerfile="$ctx" \
@@ -103,5 +117,5 @@ case "${1:-}" in
     if running; then kill "$(cat "$pidfile")"; for _ in $(seq 1 20); do running || break; sleep 0.5; done; fi
     rm -f "$pidfile" ;;
   build) build ;;
-  *) echo "usage: $0 up|check|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|check|down|build" >&2; exit 2 ;;
 esac

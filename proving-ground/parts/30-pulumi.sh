@@ -24,7 +24,7 @@ stamp() { echo "$2" > "$dest/.stamp-$1"; }
 timed_build() { # NAME OUT PKG LDFLAGS — go build in the current module dir; records the seconds it took
   local t0; t0=$(date +%s)
   log "go build $1 (nice -n 10; cold builds take minutes)"
-  nice -n 10 go build -trimpath -ldflags "$4" -o "$bin/$2.new" "$3"
+  nice -n 10 go build $PG_GO_BUILD_FLAGS -ldflags "$4" -o "$bin/$2.new" "$3"
   mv "$bin/$2.new" "$bin/$2"
   echo "$(( $(date +%s) - t0 ))" > "$dest/build-seconds-$1"
 }
@@ -181,9 +181,10 @@ case "${1:-}" in
     check ;;
   check) check ;;
   down) : ;;
+  build) mkdir -p "$bin"; build_cli; build_language_hosts; build_codegen_python; build_docker_build; build_kubernetes_provider ;;
   build-cli) mkdir -p "$bin"; build_cli ;;
   build-language-hosts) mkdir -p "$bin"; build_language_hosts; build_codegen_python ;;
   build-docker-build) mkdir -p "$bin"; build_docker_build ;;
   build-kubernetes) mkdir -p "$bin"; build_kubernetes_provider ;;
-  *) echo "usage: $0 up|check|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|check|down|build" >&2; exit 2 ;;
 esac

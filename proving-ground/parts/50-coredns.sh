@@ -58,11 +58,12 @@ case "${1:-}" in
     kc -n kube-system rollout status deploy/coredns --timeout=180s >&2 || die "coredns rollout failed"
     wait_for 60 dns check || die "cluster DNS does not answer"
     check ;;
+  build) build ;;
   check) check ;;
   down) log "CoreDNS stops with the cluster (part 40)" ;;
   uninstall)
     [ -f "$KUBECONFIG_FILE" ] && kc get --raw /readyz >/dev/null 2>&1 || exit 0
     sed -e "s#__IMAGE__#x#" -e "s#__DNS_IP__#$CLUSTER_DNS_IP#" -e "s#__DOMAIN__#$CLUSTER_DOMAIN#" \
       "$root/proving-ground/k8s/manifests/coredns.yaml" | kc delete --ignore-not-found -f - >/dev/null ;;
-  *) echo "usage: $0 up|check|down|uninstall" >&2; exit 2 ;;
+  *) echo "usage: $0 up|check|down|uninstall|build" >&2; exit 2 ;;
 esac

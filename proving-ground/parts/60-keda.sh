@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Part 60: KEDA v2 (operator, metrics API server, admission webhooks) built from github.com/kedacore/keda/v2
 # (Go module proxy; its go.mod has replaces, so it is built as the main module in a writable copy with -mod=mod),
-# packaged FROM scratch, pushed to the local registry and installed in-cluster with its CRDs.
-# Rendered manifests (kustomize build of the config/ shipped in the module, via `kubectl kustomize`, with images
-# pinned by digest to localhost:5000, imagePullPolicy IfNotPresent and the GPU-node toleration) are written to
+# packaged FROM scratch and pushed to the local registry. Rendered manifests (kustomize build of the config/
+# shipped in the module, via `kubectl kustomize`, with images pinned by digest to localhost:5000,
+# imagePullPolicy IfNotPresent and the GPU-node toleration) are written to
 #   $LONGSHORE_CACHE/keda-<version>/manifests/keda.yaml
 # for the `Keda` Pulumi component (source.manifests); image refs go to $LONGSHORE_CACHE/run/images.env.
-#   up | check | down (nothing: stops with the cluster) | uninstall (remove KEDA from the cluster, keep images)
+# The proving ground does NOT install KEDA: the stack's `Keda` component does (`npm run up`), so the stack owns
+# every KEDA object and one owner applies them (two owners meant Server-Side Apply field conflicts). `up`
+# removes a KEDA that an older proving ground installed with kubectl.
+#   build | up | check | down (nothing) | uninstall (remove KEDA from the cluster, keep images)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -90,17 +93,6 @@ EOF
   [ -e "$LONGSHORE_CACHE/keda-$ver" ] || ln -sfn "keda-$KEDA_VERSION" "$LONGSHORE_CACHE/keda-$ver"
 }
 
-check() {
-  kc get crd scaledobjects.keda.sh >/dev/null 2>&1 || { echo "KEDA CRDs missing" >&2; return 1; }
-  local d
-  for d in keda-operator keda-metrics-apiserver keda-admission; do
-    [ "$(kc -n keda get deploy "$d" -o jsonpath='{.status.readyReplicas}' 2>/dev/null)" -ge 1 ] 2>/dev/null ||
-      { echo "keda/$d not ready" >&2; return 1; }
-  done
-  [ "$(kc get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ] ||
-    { echo "APIService v1beta1.external.metrics.k8s.io not Available" >&2; return 1; }
-  echo "keda $ver up: operator, metrics API server, admission webhooks; manifests $manifests"
-}
 
 uninstall() {
   [ -f "$KUBECONFIG_FILE" ] && kc get --raw /readyz >/dev/null 2>&1 || { log "cluster not running"; return 0; }
@@ -114,9 +106,36 @@ uninstall() {
   log "KEDA removed from the cluster (images and manifests kept)"
 }
 
+# A KEDA that an older proving ground applied with kubectl (field manager "kubectl", no Pulumi manager) is in the
+# way of the stack's Keda component: remove it so the stack can own KEDA. A KEDA that a stack manages stays.
+release_kubectl_keda() {
+  [ -f "$KUBECONFIG_FILE" ] && kc get --raw /readyz >/dev/null 2>&1 || return 0
+  local managers
+  managers=$(kc -n keda get deploy keda-operator -o jsonpath='{range .metadata.managedFields[*]}{.manager}{"\n"}{end}' 2>/dev/null) || return 0
+  if grep -qx kubectl <<<"$managers" && ! grep -q '^pulumi' <<<"$managers"; then
+    log "removing the KEDA an older proving ground installed with kubectl: the stack's Keda component installs it now"
+    uninstall
+  fi
+}
+
+check() {
+  [ -s "$manifests" ] || { echo "KEDA manifests missing: $manifests (proving-ground/parts/60-keda.sh up)" >&2; return 1; }
+  local k ref
+  for k in KEDA_OPERATOR_IMAGE KEDA_METRICS_IMAGE KEDA_WEBHOOKS_IMAGE; do
+    ref=$(sed -n "s/^$k=//p" "$IMAGES_ENV" 2>/dev/null | tail -1)
+    [ -n "$ref" ] || { echo "$k not recorded in $IMAGES_ENV" >&2; return 1; }
+    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+      "http://$REGISTRY/v2/$(echo "${ref%@*}" | cut -d/ -f2-)/manifests/${ref#*@}" ||
+      { echo "$ref is not in the registry" >&2; return 1; }
+  done
+  grep -q "${ref#*@}" "$manifests" || { echo "$manifests does not use the recorded images (re-render)" >&2; return 1; }
+  echo "keda $ver ready to install: images in $REGISTRY, manifests $manifests (installed by the stack's Keda component)"
+}
+
 case "${1:-}" in
+  build) build ;;
   up)
-    if check >/dev/null 2>&1; then check; exit 0; fi
     need_engine
     build
     op=$(ensure_image KEDA_OPERATOR_IMAGE "$REGISTRY/longshore/keda:$ver" "$(sha256sum "$bin/keda-operator" | cut -c1-16)" operator_image)
@@ -125,18 +144,13 @@ case "${1:-}" in
     set_image_env KEDA_VERSION "$ver"
     set_image_env KEDA_MANIFESTS "$manifests"
     render "$op" "$me" "$wh"
-    log "apply $manifests"
-    kc apply --server-side --force-conflicts -f "$manifests" >/dev/null
-    for d in keda-operator keda-metrics-apiserver keda-admission; do
-      kc -n keda rollout status "deploy/$d" --timeout=300s >&2 || die "keda/$d rollout failed (kubectl -n keda logs deploy/$d)"
-    done
-    wait_for 180 apiservice check || die "KEDA metrics APIService not Available"
+    release_kubectl_keda
     check ;;
   check) check ;;
-  down) log "KEDA stops with the cluster (part 40); use '$0 uninstall' to remove it from the cluster" ;;
+  down) log "nothing runs here: KEDA in the cluster belongs to the stack" ;;
   uninstall) uninstall ;;
   render)  # re-render manifests from the images already recorded in images.env
     img() { sed -n "s/^$1=//p" "$IMAGES_ENV" | tail -1; }
     render "$(img KEDA_OPERATOR_IMAGE)" "$(img KEDA_METRICS_IMAGE)" "$(img KEDA_WEBHOOKS_IMAGE)"; echo "$manifests" ;;
-  *) echo "usage: $0 up|check|down|uninstall|render" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|check|down|uninstall|render" >&2; exit 2 ;;
 esac

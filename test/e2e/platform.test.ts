@@ -9,10 +9,10 @@
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import * as crypto from "crypto";
-import * as fs from "fs";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
 import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
 import { pythonProgramSuite } from "./pythonProgram";
+import { KEDA_MARKER_CRD, findForeignKeda, isPulumiManager } from "../../components/kedaPreflight";
 
 const STACK = process.env.LONGSHORE_E2E_STACK ?? "local";
 
@@ -31,20 +31,13 @@ describe("e2e: the local stack on the proving ground", function () {
     return String(v);
   };
 
-  // `pulumi config set` writes the stack's config file, a tracked file: put it back as it was afterwards.
-  const configFile = `${REPO}/Pulumi.${STACK}.yaml`;
-  const configBefore = fs.existsSync(configFile) ? fs.readFileSync(configFile, "utf8") : undefined;
-
   before(async function () {
     loadProvingGroundEnv();
     requireProvingGround();
     const ws = await LocalWorkspace.create({ workDir: REPO });
     createdHere = !(await ws.listStacks()).some((s) => s.name === STACK);
-    if (createdHere) {
-      // The proving ground installs KEDA with kubectl for its smoke test; hand it over to the Keda component
-      // so that the stack owns every object it declares (and its destroy leaves nothing behind).
-      execFileSync("bash", [`${REPO}/proving-ground/parts/60-keda.sh`, "uninstall"], { stdio: "inherit" });
-    }
+    // The stack's own config file (not committed) gets the committed defaults it lacks, as `npm run up` does.
+    execFileSync("node", [`${REPO}/scripts/seed-stack-config.js`, STACK], { stdio: "inherit" });
     stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: REPO });
     const existing = await stack.getConfig("longshore:apiKeys").catch(() => undefined);
     apiKey = existing?.value.split(",")[0]?.trim() || `lsk-${crypto.randomBytes(18).toString("hex")}`;
@@ -65,12 +58,9 @@ describe("e2e: the local stack on the proving ground", function () {
       log(`pulumi destroy --stack ${STACK}`);
       await stack.destroy({ color: "never" });
       await stack.workspace.removeStack(STACK, { preserveConfig: true });
-      // leave the proving ground as `pg up` made it (KEDA installed for its smoke test)
-      execFileSync("bash", [`${REPO}/proving-ground/parts/60-keda.sh`, "up"], { stdio: "inherit" });
     } else {
-      log(`stack ${STACK} existed before the suite: left deployed`);
+      log(`stack ${STACK} existed before the suite (npm run up): left deployed`);
     }
-    if (configBefore !== undefined) fs.writeFileSync(configFile, configBefore);
   });
 
   it("created every component of the local stack with the real engine", async () => {
@@ -86,6 +76,14 @@ describe("e2e: the local stack on the proving ground", function () {
       "kubernetes:keda.sh/v1alpha1:ScaledObject",
       "kubernetes:apps/v1:Deployment",
     ]) assert.ok(types.has(t), `no ${t} in the stack's state (types: ${[...types].sort().join(", ")})`);
+  });
+
+  it("the stack owns KEDA: its objects are applied by Pulumi's field manager, so the Keda preflight finds no foreign KEDA", async () => {
+    const crd = await kubectlJson(["get", "customresourcedefinition", KEDA_MARKER_CRD]);
+    const managers: string[] = (crd.metadata.managedFields ?? []).map((f: { manager: string }) => f.manager);
+    assert.ok(managers.some(isPulumiManager), `expected a Pulumi field manager on ${KEDA_MARKER_CRD}, got ${managers.join(", ")}`);
+    assert.ok(!managers.includes("kubectl"), `the proving ground must not install KEDA itself (managers: ${managers.join(", ")})`);
+    assert.equal(findForeignKeda(), undefined);
   });
 
   it("a second `pulumi preview` shows no changes (digest pinning keeps it stable)", async () => {
