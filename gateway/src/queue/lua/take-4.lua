@@ -11,11 +11,26 @@ local waitKey, lowKey, runningKey, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local recPrefix, ep, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out = {}
 local slots = (#ARGV - 4) / 2
+-- ids popped but not handed out yet: one RPOP with a count per round instead of one per slot
+local popped, nextId = {}, 1
+local lowDrained = false
+local function pop()
+  if nextId > #popped then
+    local want = slots - #out / 3
+    popped, nextId = redis.call('RPOP', waitKey, want), 1
+    if not popped and not lowDrained then
+      popped = redis.call('RPOP', lowKey, want)
+      lowDrained = not popped
+    end
+    if not popped then popped = {} return nil end
+  end
+  nextId = nextId + 1
+  return popped[nextId - 1]
+end
 for slot = 1, slots do
   local worker, token = ARGV[3 + slot * 2], ARGV[4 + slot * 2]
   while true do
-    local id = redis.call('RPOP', waitKey)
-    if not id then id = redis.call('RPOP', lowKey) end
+    local id = pop()
     if not id then return out end
     local rec = recPrefix .. id
     -- status, payload, execution timeout, former workers, progress
