@@ -191,7 +191,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
 }
 
 /**
- * The worker env contract (runpod-compat.md): what ServerlessEndpoint injects into worker pods.
+ * The worker env contract (contract/index.ts, docs/runpod-compat.md): what ServerlessEndpoint injects into worker pods.
  * `gatewayUrl` is the gateway base URL without /v2.
  */
 export function workerEnv(
