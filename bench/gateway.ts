@@ -114,7 +114,7 @@ function statsLine(a: Map<string, number>, b: Map<string, number>, jobs: number)
 // The substrate alone: a bare BullMQ producer + Worker (concurrency n) on the same Redis, same handler and
 // job count, no HTTP and no job record. Longshore's jobs/s divided by this is the cost of the protocol and
 // the record on top of a queue, comparable across machines.
-async function bareBullmq(redisUrl: string, n: number): Promise<{ jobsPerS: number; redisCpuUs: number }> {
+async function bareBullmq(redisUrl: string, port: number, n: number): Promise<{ jobsPerS: number; redisCpuUs: number; stats: string }> {
   const { Queue, Worker } = require("bullmq") as typeof import("bullmq");
   const IORedis = require("ioredis") as typeof import("ioredis").default;
   const conn = new IORedis(redisUrl, { maxRetriesPerRequest: null });
@@ -124,6 +124,7 @@ async function bareBullmq(redisUrl: string, n: number): Promise<{ jobsPerS: numb
   let finished: () => void = () => undefined;
   const allDone = new Promise<void>((r) => (finished = r));
   const c0 = cpuSeconds();
+  const s0 = REDIS_STATS ? commandStats(port) : undefined;
   const t0 = Date.now();
   const worker = new Worker(name, async (job) => handler(job.data), { connection: conn, concurrency: n, removeOnComplete: { count: 0 } });
   worker.on("completed", () => ++done >= JOBS && finished());
@@ -137,11 +138,12 @@ async function bareBullmq(redisUrl: string, n: number): Promise<{ jobsPerS: numb
   await allDone;
   const dt = (Date.now() - t0) / 1000;
   const c1 = cpuSeconds();
+  const stats = s0 ? statsLine(s0, commandStats(port), JOBS) : "";
   await worker.close();
   await queue.obliterate({ force: true }).catch(() => undefined);
   await queue.close();
   conn.disconnect();
-  return { jobsPerS: JOBS / dt, redisCpuUs: ((c1.redis - c0.redis) * 1e6) / JOBS };
+  return { jobsPerS: JOBS / dt, redisCpuUs: ((c1.redis - c0.redis) * 1e6) / JOBS, stats };
 }
 
 const pct = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
@@ -252,8 +254,9 @@ async function main() {
     const c1 = cpuSeconds();
     const s1 = REDIS_STATS ? commandStats(redis.port) : undefined;
     console.log(`  N=${String(n).padStart(2)} workers: ${(JOBS / dt).toFixed(0).padStart(5)} jobs/s end-to-end (${submitted} accepted in ${(tSubmit / 1000).toFixed(2)} s = ${((submitted * 1000) / tSubmit).toFixed(0)}/s submit rate; all done in ${dt.toFixed(2)} s)   (target >= 2000 jobs/s)`);
-    const bare = await bareBullmq(redis.url, n);
+    const bare = await bareBullmq(redis.url, redis.port, n);
     console.log(`         bare BullMQ (producer + Worker concurrency ${n}, same Redis): ${bare.jobsPerS.toFixed(0)} jobs/s, redis CPU ${bare.redisCpuUs.toFixed(0)} µs/job -> Longshore/BullMQ ratio ${(JOBS / dt / bare.jobsPerS).toFixed(2)}`);
+    if (bare.stats) console.log(`         bare BullMQ Redis commands per job: ${bare.stats}`);
     console.log(`         ${cpuLine(c0, c1, JOBS)}; load average now ${require("os").loadavg()[0].toFixed(1)}`);
     if (s0 && s1) console.log(`         Redis commands per job: ${statsLine(s0, s1, JOBS)}`);
     // let the loops' pending long-polls end
