@@ -43,7 +43,7 @@ export interface Timings {
   stopWaitMs: number;
   /** a running job's lease: extended by pings / progress / stream posts; lapsed => re-queued */
   leaseMs: number;
-  /** how often expired leases are checked (BullMQ stalled check) */
+  /** how often lapsed leases and execution timeouts are looked for (the running index, queue/sweeper.ts) */
   stalledIntervalMs: number;
   /** how many times a job may lose its worker before it is FAILED */
   maxStalledCount: number;
