@@ -1,14 +1,14 @@
 // The root Pulumi program: composes a whole Longshore platform from stack config.
 //
 //   pulumi stack select local   # any kubeconfig context (the local proving ground, kind, k3s, a dev cluster)
-//   pulumi stack select eks     # VPC + EKS + GPU node pool + cluster-autoscaler + ECR (examples/eks-gpu/stack.ts)
+//   pulumi stack select eks     # VPC + EKS + GPU node pool + cluster-autoscaler + ECR (stacks/eks.ts)
 //
 // Every config key is documented in docs/components/root-program.md. Keys live in the `longshore:` namespace.
 // A missing required key stops the program with Pulumi's "Missing required configuration variable" error,
 // which names the key and the `pulumi config set` command to fix it.
 import * as pulumi from "@pulumi/pulumi";
 import { localStack } from "./stacks/local";
-import { eksStack } from "./examples/eks-gpu/stack";
+import { eksStack } from "./stacks/eks";
 
 /** Entry point (Pulumi calls an exported function and exports what it returns as stack outputs). */
 function main(): Record<string, pulumi.Input<unknown>> {

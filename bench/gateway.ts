@@ -91,9 +91,10 @@ function cpuSeconds(): { gateway: number; redis: number; bench: number } {
 const cpuLine = (a: ReturnType<typeof cpuSeconds>, b: ReturnType<typeof cpuSeconds>, jobs: number) =>
   `CPU per job: gateway ${(((b.gateway - a.gateway) * 1e6) / jobs).toFixed(0)} µs, redis ${(((b.redis - a.redis) * 1e6) / jobs).toFixed(0)} µs, bench clients+workers ${(((b.bench - a.bench) * 1e6) / jobs).toFixed(0)} µs`;
 
-// BENCH_REDIS_STATS=1: Redis commands per job in each phase (INFO commandstats; commands run inside Lua
-// scripts are counted too, so evalsha is the number of script calls).
-const REDIS_STATS = process.env.BENCH_REDIS_STATS === "1";
+// Redis commands per job in each phase, by command and in total (INFO commandstats; commands run inside
+// Lua scripts are counted too, so evalsha is the number of script calls). A figure that does not move with
+// the machine's load. BENCH_REDIS_STATS=0 turns it off.
+const REDIS_STATS = process.env.BENCH_REDIS_STATS !== "0";
 function commandStats(port: number): Map<string, number> {
   const out = execFileSync("redis-cli", ["-p", String(port), "info", "commandstats"]).toString();
   const m = new Map<string, number>();
@@ -104,12 +105,45 @@ function commandStats(port: number): Map<string, number> {
   return m;
 }
 function statsLine(a: Map<string, number>, b: Map<string, number>, jobs: number): string {
-  return [...b]
-    .map(([k, v]) => [k, (v - (a.get(k) ?? 0)) / jobs] as const)
-    .filter(([k, v]) => v >= 0.05 && k !== "info")
-    .sort((x, y) => y[1] - x[1])
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-    .join(", ");
+  const per = [...b].map(([k, v]) => [k, (v - (a.get(k) ?? 0)) / jobs] as const).filter(([k]) => k !== "info");
+  const total = per.reduce((x, [, v]) => x + v, 0);
+  const shown = per.filter(([, v]) => v >= 0.05).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`);
+  return `total ${total.toFixed(1)} — ${shown.join(", ")}`;
+}
+
+// The substrate alone: a bare BullMQ producer + Worker (concurrency n) on the same Redis, same handler and
+// job count, no HTTP and no job record. Longshore's jobs/s divided by this is the cost of the protocol and
+// the record on top of a queue, comparable across machines.
+async function bareBullmq(redisUrl: string, port: number, n: number): Promise<{ jobsPerS: number; redisCpuUs: number; stats: string }> {
+  const { Queue, Worker } = require("bullmq") as typeof import("bullmq");
+  const IORedis = require("ioredis") as typeof import("ioredis").default;
+  const conn = new IORedis(redisUrl, { maxRetriesPerRequest: null });
+  const name = `bare-${n}-${Date.now()}`;
+  const queue = new Queue(name, { connection: conn });
+  let done = 0;
+  let finished: () => void = () => undefined;
+  const allDone = new Promise<void>((r) => (finished = r));
+  const c0 = cpuSeconds();
+  const s0 = REDIS_STATS ? commandStats(port) : undefined;
+  const t0 = Date.now();
+  const worker = new Worker(name, async (job) => handler(job.data), { connection: conn, concurrency: n, removeOnComplete: { count: 0 } });
+  worker.on("completed", () => ++done >= JOBS && finished());
+  let next = 0;
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < JOBS) {
+      next++;
+      await queue.add("job", { n: next }, { removeOnComplete: true });
+    }
+  }));
+  await allDone;
+  const dt = (Date.now() - t0) / 1000;
+  const c1 = cpuSeconds();
+  const stats = s0 ? statsLine(s0, commandStats(port), JOBS) : "";
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  await queue.close();
+  conn.disconnect();
+  return { jobsPerS: JOBS / dt, redisCpuUs: ((c1.redis - c0.redis) * 1e6) / JOBS, stats };
 }
 
 const pct = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
@@ -220,6 +254,9 @@ async function main() {
     const c1 = cpuSeconds();
     const s1 = REDIS_STATS ? commandStats(redis.port) : undefined;
     console.log(`  N=${String(n).padStart(2)} workers: ${(JOBS / dt).toFixed(0).padStart(5)} jobs/s end-to-end (${submitted} accepted in ${(tSubmit / 1000).toFixed(2)} s = ${((submitted * 1000) / tSubmit).toFixed(0)}/s submit rate; all done in ${dt.toFixed(2)} s)   (target >= 2000 jobs/s)`);
+    const bare = await bareBullmq(redis.url, redis.port, n);
+    console.log(`         bare BullMQ (producer + Worker concurrency ${n}, same Redis): ${bare.jobsPerS.toFixed(0)} jobs/s, redis CPU ${bare.redisCpuUs.toFixed(0)} µs/job -> Longshore/BullMQ ratio ${(JOBS / dt / bare.jobsPerS).toFixed(2)}`);
+    if (bare.stats) console.log(`         bare BullMQ Redis commands per job: ${bare.stats}`);
     console.log(`         ${cpuLine(c0, c1, JOBS)}; load average now ${require("os").loadavg()[0].toFixed(1)}`);
     if (s0 && s1) console.log(`         Redis commands per job: ${statsLine(s0, s1, JOBS)}`);
     // let the loops' pending long-polls end

@@ -6,6 +6,7 @@
  */
 import { spawn, ChildProcess, execFileSync } from "child_process";
 import { randomBytes } from "crypto";
+import { workerEnv } from "../contract";
 import { createGateway } from "../gateway/src/index";
 import { startLocalRedis } from "./redisServer";
 import { runTests, TestResult } from "./runner";
@@ -26,19 +27,12 @@ export interface LocalOptions {
 
 export const LOCAL_ENDPOINT_ID = "local";
 
-/** The worker env contract (runpod-compat.md), pointed at a gateway base URL. */
+/** The worker env contract (contract/index.ts, docs/runpod-compat.md#worker-env), pointed at a gateway base URL. */
 export function workerEnvFor(gatewayUrl: string, endpointId: string, workerToken: string, workerId: string, pingIntervalMs = 2000): Record<string, string> {
-  const b = `${gatewayUrl}/v2/${endpointId}`;
   return {
-    RUNPOD_WEBHOOK_GET_JOB: `${b}/job-take/$ID?`,
-    RUNPOD_WEBHOOK_POST_OUTPUT: `${b}/job-done/$RUNPOD_POD_ID/$ID?`,
-    RUNPOD_WEBHOOK_POST_STREAM: `${b}/job-stream/$RUNPOD_POD_ID/$ID?`,
-    RUNPOD_WEBHOOK_PING: `${b}/ping/$RUNPOD_POD_ID`,
+    ...workerEnv({ base: `${gatewayUrl}/v2/${endpointId}`, endpointId, pingIntervalMs }),
     RUNPOD_POD_ID: workerId,
     RUNPOD_AI_API_KEY: workerToken,
-    RUNPOD_PING_INTERVAL: String(pingIntervalMs),
-    RUNPOD_ENDPOINT_ID: endpointId,
-    RUNPOD_SKIP_AUTO_SYSTEM_CHECKS: "true",
   };
 }
 

@@ -57,11 +57,6 @@ export interface KedaSource {
     chart?: KedaChart;
 }
 
-/** A manifest source (kept for source compatibility; `source` takes KedaSource). */
-export type KedaManifestSource = Required<Pick<KedaSource, "manifests">>;
-/** A chart source (kept for source compatibility; `source` takes KedaSource). */
-export type KedaChartSource = Required<Pick<KedaSource, "chart">>;
-
 export interface KedaArgs {
     /** KEDA version (used for default image tags, the default manifest path and the chart version). Default 2.17.2. */
     version?: string;

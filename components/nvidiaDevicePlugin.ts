@@ -19,8 +19,6 @@ export interface TimeSlicing {
     renameByDefault?: pulumi.Input<boolean>;
 }
 
-/** Kept for source compatibility: the time-slicing settings are TimeSlicing. */
-export type TimeSlicingArgs = TimeSlicing;
 
 export interface NvidiaDevicePluginArgs {
     /** Namespace. Default kube-system. */

@@ -11,40 +11,20 @@ import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
+import {
+    DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
+    endpointIdError, workerTokenError, workerUrls,
+} from "../contract";
 
-/**
- * RunPod's scaler types. QUEUE_DELAY: add workers when a job has waited longer than scalerValue seconds.
- * REQUEST_COUNT: one worker per scalerValue jobs (waiting + in progress).
- */
-export const ScalerType = {
-    /** Scale on how long jobs wait in the queue (scalerValue = seconds). */
-    QueueDelay: "QUEUE_DELAY",
-    /** Scale on the number of jobs per worker (scalerValue = jobs per worker). */
-    RequestCount: "REQUEST_COUNT",
-} as const;
-// Declared as a const object plus a type of its values (not a TS `enum`) so that the plain strings
-// "QUEUE_DELAY" / "REQUEST_COUNT" stay assignable; Pulumi's component analysis turns it into a schema enum.
-export type ScalerType = (typeof ScalerType)[keyof typeof ScalerType];
-export const SCALER_TYPES: readonly ScalerType[] = Object.values(ScalerType);
-/** RunPod's defaults: QUEUE_DELAY 4 s; REQUEST_COUNT 1 request per worker. */
-export const DEFAULT_SCALER_VALUE: Record<ScalerType, number> = { QUEUE_DELAY: 4, REQUEST_COUNT: 1 };
+export { DEFAULT_SCALER_VALUE, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES } from "../contract";
 /** Seconds added to the execution timeout for the drain grace period (SDK shutdown + final result post). */
 export const DRAIN_MARGIN_SECONDS = 30;
 export const GPU_RESOURCE = "nvidia.com/gpu";
 export const GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
 /** Where RunPod mounts a network volume; workers written for RunPod look there. */
 export const DEFAULT_VOLUME_MOUNT = "/runpod-volume";
-/** Env vars ServerlessEndpoint sets itself (RunPod worker contract); user env may not override them. */
-export const RESERVED_WORKER_ENV = [
-    "RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT", "RUNPOD_WEBHOOK_POST_STREAM", "RUNPOD_WEBHOOK_PING",
-    "RUNPOD_POD_ID", "RUNPOD_AI_API_KEY", "RUNPOD_PING_INTERVAL", "RUNPOD_ENDPOINT_ID", "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS",
-    "LONGSHORE_EXECUTION_TIMEOUT_MS",
-];
-/**
- * Pod-template annotation recording the endpoint's execution timeout (seconds), so that the policy pack's
- * drain rule can check terminationGracePeriodSeconds against it (policy/index.ts ANNOTATION_EXECUTION_TIMEOUT).
- */
-export const EXECUTION_TIMEOUT_ANNOTATION = "longshore.dev/execution-timeout-seconds";
+/** Env vars ServerlessEndpoint sets itself (the worker env contract); user env may not override them. */
+export const RESERVED_WORKER_ENV: readonly string[] = WORKER_ENV;
 
 /** Worker container resources besides the GPUs. */
 export interface EndpointResources {
@@ -77,7 +57,7 @@ export interface EndpointVolume {
 export interface ServerlessEndpointArgs {
     /** The control plane: a ServerlessPlatform, or its outputs { namespace, gatewayUrl, scalerAddress }. */
     platform: PlatformRef;
-    /** Endpoint id used in URLs (/v2/<id>/run). DNS label, at most 40 chars. Default: the resource name. */
+    /** Endpoint id used in URLs (/v2/<id>/run). DNS label, at most 40 chars (contract ENDPOINT_ID_MAX). Default: the resource name. */
     endpointId?: pulumi.Input<string>;
     /** Worker image pinned by digest (repo@sha256:…), e.g. a WorkerImage's `ref`. A tag is refused. */
     image: pulumi.Input<string>;
@@ -182,7 +162,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         if (!args.platform) v.fail("platform", "is required: a ServerlessPlatform or { namespace, gatewayUrl, scalerAddress }");
         if (args.image === undefined) v.fail("image", "is required: a digest-pinned reference (repo@sha256:…), e.g. a WorkerImage's `ref`");
 
-        const endpointId = v.check("endpointId", args.endpointId, [dnsLabel(40)], name);
+        const endpointId = v.check("endpointId", args.endpointId, [endpointIdError], name);
         const image = v.check("image", args.image, [digestRef]);
         const platformNs = v.check("platform.namespace", args.platform.namespace, [dnsLabel(63)]);
         const gatewayUrl = v.check("platform.gatewayUrl", args.platform.gatewayUrl, [httpUrl]);
@@ -259,34 +239,28 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         const labels = { "app.kubernetes.io/part-of": "longshore", "app.kubernetes.io/managed-by": "pulumi", ...(args.labels ?? {}) };
         const child = { parent: this };
         const deploymentName = pulumi.interpolate`${endpointId}-worker`;
-        const selector = pulumi.output(endpointId).apply((id) => ({ "app.kubernetes.io/name": "longshore-worker", "longshore.dev/endpoint": id }));
+        const selector = pulumi.output(endpointId).apply((id) => ({ "app.kubernetes.io/name": "longshore-worker", [ENDPOINT_LABEL]: id }));
         const podLabels = pulumi.all([selector]).apply(([s]) => ({ ...labels, "app.kubernetes.io/component": "worker", ...s }));
 
         // ---- endpoint Secret (discovery contract: label longshore.dev/endpoint=<id>, keys endpointId/workerToken/settings) ----
         const workerToken = args.workerToken !== undefined
-            ? v.check("workerToken", args.workerToken, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)], undefined, { sensitive: true })
+            ? v.check("workerToken", args.workerToken, [nonEmptyString, workerTokenError], undefined, { sensitive: true })
             : new RandomToken(`${name}-worker-token`, { length: 32 }, child).result;
-        const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue, minMax, idleTimeout]).apply(
-            ([e, p, st, sv, [mn, mx], idle]) => JSON.stringify({
-                executionTimeoutMs: e * 1000,
-                pingIntervalMs: p,
-                scalerType: st,
-                scalerValue: sv,
-                minWorkers: mn,
-                maxWorkers: mx,
-                idleTimeoutSeconds: idle,
-            }),
+        // the settings the gateway reads (contract EndpointSettings); worker counts and idle timeout live in
+        // the ScaledObject, which KEDA reads
+        const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue]).apply(
+            ([e, p, st, sv]) => JSON.stringify({ executionTimeoutMs: e * 1000, pingIntervalMs: p, scalerType: st, scalerValue: sv }),
         );
         const secretName = pulumi.interpolate`longshore-endpoint-${endpointId}`;
         setChild(this, "endpointSecret", new k8s.core.v1.Secret(`${name}-endpoint`, {
             metadata: {
                 name: secretName,
                 namespace: platformNs,
-                labels: pulumi.output(endpointId).apply((id) => ({ ...labels, "longshore.dev/endpoint": id })),
+                labels: pulumi.output(endpointId).apply((id) => ({ ...labels, [ENDPOINT_LABEL]: id })),
             },
             type: "Opaque",
             stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings]).apply(([id, tok, s]) => ({
-                endpointId: id, workerToken: tok, settings: s,
+                [ENDPOINT_SECRET_KEYS.endpointId]: id, [ENDPOINT_SECRET_KEYS.workerToken]: tok, [ENDPOINT_SECRET_KEYS.settings]: s,
             }))),
         }, child));
 
@@ -322,14 +296,12 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         };
 
         const base = pulumi.interpolate`${gatewayUrl}/v2/${endpointId}`;
+        const urls = base.apply(workerUrls);
         const containerEnv: pulumi.Input<k8s.types.input.core.v1.EnvVar>[] = [
             { name: "RUNPOD_POD_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
             { name: "RUNPOD_ENDPOINT_ID", value: endpointId },
-            { name: "RUNPOD_WEBHOOK_GET_JOB", value: pulumi.interpolate`${base}/job-take/$ID?` },
-            { name: "RUNPOD_WEBHOOK_POST_OUTPUT", value: pulumi.interpolate`${base}/job-done/$RUNPOD_POD_ID/$ID?` },
-            { name: "RUNPOD_WEBHOOK_POST_STREAM", value: pulumi.interpolate`${base}/job-stream/$RUNPOD_POD_ID/$ID?` },
-            { name: "RUNPOD_WEBHOOK_PING", value: pulumi.interpolate`${base}/ping/$RUNPOD_POD_ID` },
-            { name: "RUNPOD_AI_API_KEY", valueFrom: { secretKeyRef: { name: tokenRef, key: "workerToken" } } },
+            ...Object.keys(workerUrls("")).map((k) => ({ name: k, value: urls.apply((u) => u[k as keyof typeof u]) })),
+            { name: "RUNPOD_AI_API_KEY", valueFrom: { secretKeyRef: { name: tokenRef, key: ENDPOINT_SECRET_KEYS.workerToken } } },
             { name: "RUNPOD_PING_INTERVAL", value: pulumi.output(pingInterval).apply(String) },
             { name: "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS", value: "true" },
             // The TS worker SDK's own limit for a job in hand while draining (Python workers ignore it).

@@ -67,10 +67,6 @@ export interface RedisSettings {
 /** The in-cluster settings of RedisSettings (a `url` cannot be combined with them). */
 export const IN_CLUSTER_REDIS_KEYS = ["image", "storage", "storageSize", "storageClassName", "password", "resources"] as const;
 
-/** An external Redis (kept for source compatibility; `redis` takes RedisSettings). */
-export type ExternalRedisArgs = Required<Pick<RedisSettings, "url">>;
-/** An in-cluster Redis (kept for source compatibility; `redis` takes RedisSettings). */
-export type InClusterRedisArgs = Omit<RedisSettings, "url">;
 
 export interface ServerlessPlatformArgs {
     /** Namespace for the control plane and (by default) the endpoints' workers. Default "longshore". */

@@ -113,8 +113,6 @@ export const IMAGE_PULL_POLICIES: readonly ImagePullPolicy[] = Object.values(Ima
 
 // ---------- rules ----------
 
-export const required: Rule<unknown> = (v) => (v === undefined || v === null || v === "" ? "is required" : undefined);
-
 export const nonEmptyString: Rule<unknown> = (v) =>
     typeof v !== "string" || v.trim() === "" ? "must be a non-empty string" : undefined;
 

@@ -16,19 +16,20 @@
  * @module policy
  */
 import type { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
+import { COUNTS_IN_FLIGHT_ANNOTATION, EXECUTION_TIMEOUT_ANNOTATION, KEY_PREFIX, SCALER_TYPES } from "../contract";
 
 /**
  * Pod-template annotation carrying the worker's execution timeout in seconds. `ServerlessEndpoint` writes it on
  * every worker Deployment so the drain rule can compare it with `terminationGracePeriodSeconds`; a hand-written
  * worker Deployment should set it too.
  */
-export const ANNOTATION_EXECUTION_TIMEOUT = "longshore.dev/execution-timeout-seconds";
+export const ANNOTATION_EXECUTION_TIMEOUT = EXECUTION_TIMEOUT_ANNOTATION;
 
 /**
  * ScaledObject annotation that declares, for a trigger the policy cannot recognise (for example a Prometheus query
  * summing waiting and active jobs), that the scaling metric already counts in-flight work. Value must be `"true"`.
  */
-export const ANNOTATION_COUNTS_IN_FLIGHT = "longshore.dev/counts-in-flight";
+export const ANNOTATION_COUNTS_IN_FLIGHT = COUNTS_IN_FLIGHT_ANNOTATION;
 
 /** The Kubernetes resource type tokens (as `@pulumi/kubernetes` registers them) that carry a pod template. */
 export const WORKLOAD_TYPES = [
@@ -292,10 +293,9 @@ export interface ScaledObjectCountsInFlightConfig {
     scope?: "longshore" | "all";
 }
 
-const SCALER_TYPES = ["QUEUE_DELAY", "REQUEST_COUNT"];
 
 function hasLongshoreKey(m: unknown): boolean {
-    return Object.keys(obj(m) ?? {}).some((k) => k.startsWith("longshore.dev/"));
+    return Object.keys(obj(m) ?? {}).some((k) => k.startsWith(KEY_PREFIX));
 }
 
 function isLongshoreScaledObject(props: Record<string, any>): boolean {

@@ -1,4 +1,4 @@
-// Shared config readers for the root program's stacks (index.ts) and examples/eks-gpu.
+// Shared config readers for the root program's stacks (index.ts) and the examples/eks-gpu project.
 // Config keys: docs/components/root-program.md.
 import * as pulumi from "@pulumi/pulumi";
 import { WorkerImage, ScalerType, ServerlessEndpointArgs, PlatformRef } from "../components";

@@ -3,7 +3,7 @@
  *
  * It speaks the same worker protocol, and reads the same environment variables, as RunPod's Python SDK
  * (`runpod.serverless.start`, 1.12.0), so one Longshore gateway serves both kinds of worker image.
- * See docs/worker-sdk.md for the authoring guide and ../../shared/design/runpod-compat.md for the wire facts.
+ * See docs/worker-sdk.md for the authoring guide and docs/runpod-compat.md for the wire facts.
  *
  * Why hand-written: there is no maintained RunPod worker SDK for Node; the protocol is a handful of HTTP
  * calls, done here with Node's built-in fetch (undici), so the SDK has no dependencies at all.

@@ -1,4 +1,4 @@
-// examples/eks-gpu: the EKS platform as its own Pulumi project (the root program's `eks` stack runs the same code).
+// examples/eks-gpu: the EKS platform as its own Pulumi project (the root program's `eks` stack; the code is stacks/eks.ts).
 //
 //   cd examples/eks-gpu
 //   pulumi stack init dev
@@ -8,6 +8,6 @@
 //   pulumi config set longshore:gpuCapacityType SPOT
 //   pulumi up
 import * as pulumi from "@pulumi/pulumi";
-import { eksStack } from "./stack";
+import { eksStack } from "../../stacks/eks";
 
 export = () => eksStack(new pulumi.Config("longshore"));

@@ -1,19 +1,12 @@
 // Gateway configuration: option types for createGateway() and the env contract read by main.ts.
 // Every timing is an option so tests can run the same code with short intervals.
 
-export type ScalerType = "QUEUE_DELAY" | "REQUEST_COUNT";
+import * as contract from "../../contract";
 
-/** Per-endpoint settings (static config, or the `settings` JSON of an endpoint Secret). */
-export interface EndpointSettings {
-  /** default execution timeout for jobs without policy.executionTimeout (ms, default 600000) */
-  executionTimeoutMs?: number;
-  /** default job ttl (ms, default 24 h): a job not finished by then is dropped and /status is 404 */
-  ttlMs?: number;
-  /** the workers' RUNPOD_PING_INTERVAL: the lease of a running job is at least 3.5 x this */
-  pingIntervalMs?: number;
-  /** KEDA scaler defaults used when the ScaledObject metadata does not carry them */
-  scalerType?: ScalerType;
-  scalerValue?: number;
+export type { ScalerType } from "../../contract";
+
+/** Per-endpoint settings (static config, or the `settings` JSON of an endpoint Secret: contract/index.ts). */
+export interface EndpointSettings extends Omit<contract.EndpointSettings, "rateLimits"> {
   /** per-endpoint rate limit overrides: requests per window */
   rateLimits?: Partial<RateLimits>;
 }
@@ -50,7 +43,7 @@ export interface Timings {
   stopWaitMs: number;
   /** a running job's lease: extended by pings / progress / stream posts; lapsed => re-queued */
   leaseMs: number;
-  /** how often expired leases are checked (BullMQ stalled check) */
+  /** how often lapsed leases and execution timeouts are looked for (the running index, queue/sweeper.ts) */
   stalledIntervalMs: number;
   /** how many times a job may lose its worker before it is FAILED */
   maxStalledCount: number;
@@ -186,38 +179,23 @@ function readServiceAccountNamespace(fs: typeof import("fs")): string {
   }
 }
 
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
-
 export function parseEndpoints(v: unknown, src: string): EndpointConfig[] {
   if (!Array.isArray(v)) throw new Error(`${src} must be a JSON array of {"id","workerToken",...settings}`);
   const seen = new Set<string>();
   return v.map((e, i) => {
     if (!e || typeof e !== "object") throw new Error(`${src}[${i}] must be an object`);
     const o = e as Record<string, unknown>;
-    if (typeof o.id !== "string" || !ID_RE.test(o.id)) throw new Error(`${src}[${i}].id must match ${ID_RE}`);
-    if (typeof o.workerToken !== "string" || o.workerToken.length < 8) throw new Error(`${src}[${i}].workerToken must be a string of at least 8 characters`);
-    if (seen.has(o.id)) throw new Error(`${src}[${i}].id ${o.id} is duplicated`);
-    seen.add(o.id);
-    return { ...validateSettings(o, `${src}[${i}]`), id: o.id, workerToken: o.workerToken };
+    const idErr = contract.endpointIdError(o.id);
+    if (idErr) throw new Error(`${src}[${i}].id ${idErr}`);
+    const tokenErr = contract.workerTokenError(o.workerToken);
+    if (tokenErr) throw new Error(`${src}[${i}].workerToken ${tokenErr}`);
+    const id = o.id as string;
+    if (seen.has(id)) throw new Error(`${src}[${i}].id ${id} is duplicated`);
+    seen.add(id);
+    return { ...validateSettings(o, `${src}[${i}]`), id, workerToken: o.workerToken as string };
   });
 }
 
 export function validateSettings(o: Record<string, unknown>, where: string): EndpointSettings {
-  const out: EndpointSettings = {};
-  const posInt = (k: "executionTimeoutMs" | "ttlMs" | "scalerValue" | "pingIntervalMs") => {
-    if (o[k] === undefined) return;
-    const n = o[k];
-    if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new Error(`${where}.${k} must be a positive integer`);
-    out[k] = n;
-  };
-  posInt("executionTimeoutMs");
-  posInt("ttlMs");
-  posInt("scalerValue");
-  posInt("pingIntervalMs");
-  if (o.scalerType !== undefined) {
-    if (o.scalerType !== "QUEUE_DELAY" && o.scalerType !== "REQUEST_COUNT") throw new Error(`${where}.scalerType must be QUEUE_DELAY or REQUEST_COUNT`);
-    out.scalerType = o.scalerType;
-  }
-  if (o.rateLimits !== undefined) out.rateLimits = o.rateLimits as Partial<RateLimits>;
-  return out;
+  return contract.validateSettings(o, where) as EndpointSettings;
 }

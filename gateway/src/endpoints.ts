@@ -12,9 +12,8 @@ import * as http from "http";
 import * as https from "https";
 import { EventEmitter } from "events";
 import type { Logger } from "pino";
+import { ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS as KEY, endpointIdError, workerTokenError } from "../../contract";
 import { EndpointConfig, validateSettings } from "./config";
-
-export const ENDPOINT_LABEL = "longshore.dev/endpoint";
 
 export class EndpointRegistry extends EventEmitter {
   private readonly byId = new Map<string, EndpointConfig>();
@@ -27,10 +26,11 @@ export class EndpointRegistry extends EventEmitter {
   list(): EndpointConfig[] {
     return [...this.byId.values()];
   }
+  /** Adds or replaces an endpoint; "added" is emitted for a new one (changed settings are read at their next use). */
   set(e: EndpointConfig, source = "static") {
     const had = this.byId.has(e.id);
     this.byId.set(e.id, e);
-    this.emit(had ? "changed" : "added", e, source);
+    if (!had) this.emit("added", e, source);
   }
   delete(id: string) {
     if (this.byId.delete(id)) this.emit("removed", id);
@@ -41,12 +41,14 @@ export class EndpointRegistry extends EventEmitter {
     const name = secret.metadata?.name ?? "?";
     const data = secret.data ?? {};
     const dec = (k: string) => (data[k] !== undefined ? Buffer.from(data[k], "base64").toString("utf8") : undefined);
-    const id = dec("endpointId") ?? secret.metadata?.labels?.[ENDPOINT_LABEL];
-    const workerToken = dec("workerToken");
-    if (!id || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(id)) return `secret ${name}: endpointId missing or invalid`;
-    if (!workerToken || workerToken.length < 8) return `secret ${name}: workerToken missing or shorter than 8 characters`;
+    const id = dec(KEY.endpointId) ?? secret.metadata?.labels?.[ENDPOINT_LABEL];
+    const workerToken = dec(KEY.workerToken);
+    const idErr = endpointIdError(id);
+    if (idErr) return `secret ${name}: endpointId ${id === undefined ? "missing" : idErr}`;
+    const tokenErr = workerTokenError(workerToken);
+    if (tokenErr) return `secret ${name}: workerToken ${workerToken === undefined ? "missing" : tokenErr}`;
     let settings = {};
-    const raw = dec("settings");
+    const raw = dec(KEY.settings);
     if (raw) {
       try {
         settings = validateSettings(JSON.parse(raw), `secret ${name} settings`);
@@ -56,8 +58,8 @@ export class EndpointRegistry extends EventEmitter {
     }
     const prev = this.bySecret.get(name);
     if (prev && prev !== id) this.delete(prev);
-    this.bySecret.set(name, id);
-    this.set({ ...settings, id, workerToken }, "kubernetes");
+    this.bySecret.set(name, id!);
+    this.set({ ...settings, id: id!, workerToken: workerToken! }, "kubernetes");
     return undefined;
   }
 

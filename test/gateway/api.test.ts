@@ -18,8 +18,8 @@ describe("gateway: HTTP API", function () {
       redisUrl: redis.url,
       endpoints: [
         // the suite purges after every test: lift ep's purge limit; "other" keeps RunPod's 2 per 10 s
-        { id: "ep", workerToken: "worker-token-ep", rateLimits: { purge: 10_000 } },
-        { id: "other", workerToken: "worker-token-other" },
+        { id: "ep", workerToken: "worker-token-0-ep", rateLimits: { purge: 10_000 } },
+        { id: "other", workerToken: "worker-token-0-other" },
       ],
       timings: { retentionRunMs: 1500, retentionRunsyncMs: 800 },
       options: { limits: { runBodyBytes: 64 * 1024, runsyncBodyBytes: 128 * 1024, streamChunkBytes: 8 * 1024 } },
@@ -406,7 +406,7 @@ describe("gateway: HTTP API", function () {
       const u = `${gw.baseUrl}/ep/run`;
       assert.equal((await req("POST", u, { body: { input: 1 } })).status, 401);
       assert.equal((await req("POST", u, { body: { input: 1 }, headers: { authorization: "Bearer nope" } })).status, 401);
-      assert.equal((await req("POST", u, { body: { input: 1 }, headers: { authorization: "worker-token-ep" } })).status, 401);
+      assert.equal((await req("POST", u, { body: { input: 1 }, headers: { authorization: "worker-token-0-ep" } })).status, 401);
       const raw = await req("POST", u, { body: { input: 1 }, headers: { authorization: gw.apiKey } });
       assert.equal(raw.status, 200);
       const bearer = await req("GET", `${gw.baseUrl}/ep/status/${raw.body.id}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
@@ -417,8 +417,8 @@ describe("gateway: HTTP API", function () {
       const u = `${gw.baseUrl}/ep/job-take/w?`;
       assert.equal((await req("GET", u)).status, 401);
       assert.equal((await req("GET", u, { headers: { authorization: gw.apiKey } })).status, 401);
-      assert.equal((await req("GET", u, { headers: { authorization: "worker-token-other" } })).status, 401);
-      const r = await req("GET", `${gw.baseUrl}/ep/ping/w?runpod_version=1`, { headers: { authorization: "Bearer worker-token-ep" } });
+      assert.equal((await req("GET", u, { headers: { authorization: "worker-token-0-other" } })).status, 401);
+      const r = await req("GET", `${gw.baseUrl}/ep/ping/w?runpod_version=1`, { headers: { authorization: "Bearer worker-token-0-ep" } });
       assert.equal(r.status, 200);
     });
 

@@ -11,7 +11,7 @@ import { client, PyWorker, sleep, startPyWorker, until, venvPython } from "./uti
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const runpodSdk = require("runpod-sdk").default as (key: string, o: { baseUrl: string }) => { endpoint(id: string): any };
 
-const EPS = ["sync", "async", "stream", "progress", "error", "conc", "slow", "pyclient"].map((id) => ({ id, workerToken: `token-${id}-123` }));
+const EPS = ["sync", "async", "stream", "progress", "error", "conc", "slow", "pyclient"].map((id) => ({ id, workerToken: `token-${id}-123456` }));
 
 describe("gateway: real RunPod clients and workers", function () {
   this.timeout(60_000);

@@ -55,7 +55,7 @@ describe("gateway: faults", function () {
     const gw = await startGateway({
       redisUrl: redis.url,
       mode: "child",
-      endpoints: [{ id: "ep", workerToken: "worker-token-ep", rateLimits: { run: 1e6, status: 1e6 } }],
+      endpoints: [{ id: "ep", workerToken: "worker-token-0-ep", rateLimits: { run: 1e6, status: 1e6 } }],
     });
     gws.push(gw);
     // one real Python worker plus protocol-level worker loops (the Python SDK takes about one job per

@@ -74,7 +74,7 @@ describe("gateway: fuzz", function () {
       }
     };
     const ctypes = ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "", "application/json; charset=utf-16"];
-    const auths = [`Bearer ${gw.apiKey}`, gw.apiKey, "worker-token-ep", "Bearer worker-token-ep", "Bearer", "", randAscii(10), "Basic Zm9vOmJhcg=="];
+    const auths = [`Bearer ${gw.apiKey}`, gw.apiKey, "worker-token-0-ep", "Bearer worker-token-0-ep", "Bearer", "", randAscii(10), "Basic Zm9vOmJhcg=="];
     const fill = (t: string) =>
       t.replace("{ep}", encodeURIComponent(pick(eps)).replace("%2F", "/"))
         .replace("{id}", encodeURIComponent(pick(ids)))

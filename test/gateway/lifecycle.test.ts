@@ -30,14 +30,14 @@ describe("gateway: configuration and lifecycle", function () {
         SCALER_PORT: "9091",
         REDIS_URL: "redis://r:6379",
         LONGSHORE_API_KEYS: "a, b,,c",
-        LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000, pingIntervalMs: 10000, minWorkers: 0 }]),
+        LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "ep1", workerToken: "tok-1234567890ab", executionTimeoutMs: 5000, pingIntervalMs: 10000, minWorkers: 0 }]),
       });
       assert.equal(o.port, 8081);
       assert.equal(o.scalerPort, 9091);
       assert.equal(o.redisUrl, "redis://r:6379");
       assert.deepEqual(o.apiKeys, ["a", "b", "c"]);
       // unknown settings keys (the component also writes minWorkers, idleTimeoutSeconds...) are ignored
-      assert.deepEqual(o.endpoints, [{ id: "ep1", workerToken: "tok-123456", executionTimeoutMs: 5000, pingIntervalMs: 10000 }]);
+      assert.deepEqual(o.endpoints, [{ id: "ep1", workerToken: "tok-1234567890ab", executionTimeoutMs: 5000, pingIntervalMs: 10000 }]);
       assert.equal(o.kubernetes, undefined);
       const k = optionsFromEnv({ LONGSHORE_ENDPOINT_DISCOVERY: "kubernetes", LONGSHORE_NAMESPACE: "longshore" });
       assert.deepEqual(k.kubernetes, { namespace: "longshore" });
@@ -49,14 +49,17 @@ describe("gateway: configuration and lifecycle", function () {
       assert.throws(() => optionsFromEnv({ PORT: "http" }), /PORT must be a non-negative integer/);
       assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: "{" }), /LONGSHORE_ENDPOINTS is not valid JSON/);
       assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: "[{\"id\":\"x\"}]" }), /LONGSHORE_ENDPOINTS\[0\]\.workerToken/);
-      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: "[{\"id\":\"a b\",\"workerToken\":\"12345678\"}]" }), /\.id must match/);
+      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: "[{\"id\":\"a b\",\"workerToken\":\"0123456789abcdef\"}]" }), /\.id must be a DNS-1123 label .*at most 40 characters/);
+      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "x".repeat(41), workerToken: "0123456789abcdef" }]) }), /\.id must be a DNS-1123 label/);
+      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "Ep_1", workerToken: "0123456789abcdef" }]) }), /\.id must be a DNS-1123 label/);
+      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "a", workerToken: "0123456789abcde" }]) }), /workerToken must be a string of at least 16 characters/);
       assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINT_DISCOVERY: "consul" }), /must be "static" or "kubernetes"/);
-      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "a", workerToken: "12345678", scalerType: "CPU" }]) }), /scalerType must be QUEUE_DELAY or REQUEST_COUNT/);
+      assert.throws(() => optionsFromEnv({ LONGSHORE_ENDPOINTS: JSON.stringify([{ id: "a", workerToken: "0123456789abcdef", scalerType: "CPU" }]) }), /scalerType must be QUEUE_DELAY or REQUEST_COUNT/);
     });
   });
 
   it("an endpoint's pingIntervalMs stretches its lease to 3.5 pings (a slow-pinging worker keeps its job)", async () => {
-    const gw = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "slowping", workerToken: "worker-token-sp", pingIntervalMs: 2000 }] });
+    const gw = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "slowping", workerToken: "worker-token-0-sp", pingIntervalMs: 2000 }] });
     try {
       const c = client(gw, "slowping");
       const id = (await c.run({ input: 1 })).body.id;
@@ -66,6 +69,22 @@ describe("gateway: configuration and lifecycle", function () {
       assert.equal((await c.status(id)).body.status, "IN_PROGRESS");
       await until(async () => (await c.status(id)).body.status === "IN_QUEUE", 10_000, "re-queue after 7 s without pings");
       assert.ok(Date.now() - t0 >= 6000, `re-queued after ${Date.now() - t0} ms`);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("a changed pingIntervalMs applies to the next lease (settings re-read, not cached at registration)", async () => {
+    const ep = { id: "reping", workerToken: "worker-token-0-reping" };
+    const gw = await startGateway({ redisUrl: redis.url, endpoints: [ep] });
+    try {
+      // as a MODIFIED endpoint Secret does: same endpoint, new settings
+      gw.registry!.set({ ...ep, pingIntervalMs: 2000 });
+      const c = client(gw, "reping");
+      const id = (await c.run({ input: 1 })).body.id;
+      await worker(gw, "w-rp", ep).take();
+      await sleep(4500); // past the 3 s test lease, within 3.5 x 2 s
+      assert.equal((await c.status(id)).body.status, "IN_PROGRESS");
     } finally {
       await gw.close();
     }
@@ -107,13 +126,13 @@ describe("gateway: configuration and lifecycle", function () {
         watchRes = rs;
         return;
       }
-      rs.end(JSON.stringify({ metadata: { resourceVersion: "10" }, items: [secret("sec-k1", "9", { endpointId: "k1", workerToken: "k1-token-aaaa", settings: '{"executionTimeoutMs":1000}' })] }));
+      rs.end(JSON.stringify({ metadata: { resourceVersion: "10" }, items: [secret("sec-k1", "9", { endpointId: "k1", workerToken: "k1-token-aaaa-aaaa", settings: '{"executionTimeoutMs":1000}' })] }));
     });
     await new Promise<void>((r) => api.listen(0, "127.0.0.1", () => r()));
     const apiUrl = `http://127.0.0.1:${(api.address() as any).port}`;
     const gw = await startGateway({ redisUrl: redis.url, endpoints: [], options: { kubernetes: { namespace: "longshore", apiUrl, token: "sa-token" } } });
     try {
-      const k1 = { id: "k1", workerToken: "k1-token-aaaa" };
+      const k1 = { id: "k1", workerToken: "k1-token-aaaa-aaaa" };
       assert.equal((await client(gw, "k1").run({ input: 1 })).status, 200);
       assert.equal((await client(gw, "k2").run({ input: 1 })).status, 404);
       assert.equal((await worker(gw, "w", k1).ping()).status, 200);
@@ -126,12 +145,12 @@ describe("gateway: configuration and lifecycle", function () {
       await until(async () => (await client(gw, "k1").status(id)).body.status === "TIMED_OUT", 5000, "endpoint setting executionTimeoutMs");
 
       await until(async () => !!watchRes, 5000, "watch request");
-      watchRes!.write(JSON.stringify({ type: "ADDED", object: secret("sec-k2", "11", { endpointId: "k2", workerToken: "k2-token-bbbb" }) }) + "\n");
+      watchRes!.write(JSON.stringify({ type: "ADDED", object: secret("sec-k2", "11", { endpointId: "k2", workerToken: "k2-token-bbbb-bbbb" }) }) + "\n");
       await until(async () => (await client(gw, "k2").run({ input: 1 })).status === 200, 5000, "k2 added");
       watchRes!.write(JSON.stringify({ type: "MODIFIED", object: secret("sec-k1", "12", { endpointId: "k1", workerToken: "k1-token-rotated" }) }) + "\n");
       await until(async () => (await worker(gw, "w", { id: "k1", workerToken: "k1-token-rotated" }).ping()).status === 200, 5000, "k1 token rotated");
       assert.equal((await worker(gw, "w", k1).ping()).status, 401, "the old worker token no longer works");
-      watchRes!.write(JSON.stringify({ type: "DELETED", object: secret("sec-k2", "13", { endpointId: "k2", workerToken: "k2-token-bbbb" }) }) + "\n");
+      watchRes!.write(JSON.stringify({ type: "DELETED", object: secret("sec-k2", "13", { endpointId: "k2", workerToken: "k2-token-bbbb-bbbb" }) }) + "\n");
       await until(async () => (await client(gw, "k2").run({ input: 1 })).status === 404, 5000, "k2 deleted");
       // a Secret with a bad token is ignored (logged), not fatal
       watchRes!.write(JSON.stringify({ type: "ADDED", object: secret("sec-bad", "14", { endpointId: "bad", workerToken: "short" }) }) + "\n");

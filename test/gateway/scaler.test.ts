@@ -22,9 +22,9 @@ describe("gateway: KEDA external scaler", function () {
     gw = await startGateway({
       redisUrl: redis.url,
       endpoints: [
-        { id: "rc", workerToken: "worker-token-rc", rateLimits: { purge: 1000 } },
-        { id: "qd", workerToken: "worker-token-qd", rateLimits: { purge: 1000 } },
-        { id: "idle", workerToken: "worker-token-idle" },
+        { id: "rc", workerToken: "worker-token-0-rc", rateLimits: { purge: 1000 } },
+        { id: "qd", workerToken: "worker-token-0-qd", rateLimits: { purge: 1000 } },
+        { id: "idle", workerToken: "worker-token-0-idle" },
       ],
     });
     const pkg = loadScalerProto();

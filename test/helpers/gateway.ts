@@ -23,13 +23,15 @@ export interface TestGateway {
   restart(): Promise<void>;
   /** child mode: collected stdout+stderr */
   logs(): string;
+  /** in-process mode: the gateway's endpoint registry (change settings as discovery would) */
+  registry?: import("../../gateway/src/endpoints").EndpointRegistry;
 }
 
 export interface StartGatewayOptions {
   redisUrl: string;
   /** default "inprocess" */
   mode?: "inprocess" | "child";
-  /** default [{ id: "ep", workerToken: "worker-token-ep" }] */
+  /** default [{ id: "ep", workerToken: "worker-token-0-ep" }] */
   endpoints?: EndpointConfig[];
   /** default "test-api-key" */
   apiKey?: string;
@@ -57,7 +59,7 @@ export const TEST_TIMINGS: Partial<Timings> = {
   scalerPushIntervalMs: 200,
 };
 
-export const DEFAULT_TEST_ENDPOINT: EndpointConfig = { id: "ep", workerToken: "worker-token-ep" };
+export const DEFAULT_TEST_ENDPOINT: EndpointConfig = { id: "ep", workerToken: "worker-token-0-ep" };
 
 export async function startGateway(opts: StartGatewayOptions): Promise<TestGateway> {
   const endpoints = opts.endpoints ?? [DEFAULT_TEST_ENDPOINT];
@@ -86,6 +88,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       scalerAddress: gw.scalerAddress,
       apiKey,
       endpoints,
+      registry: gw.registry,
       close: () => gw.close(),
       kill: async () => {
         throw new Error("kill() needs mode: 'child'");
@@ -188,7 +191,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
 }
 
 /**
- * The worker env contract (runpod-compat.md): what ServerlessEndpoint injects into worker pods.
+ * The worker env contract (contract/index.ts, docs/runpod-compat.md): what ServerlessEndpoint injects into worker pods.
  * `gatewayUrl` is the gateway base URL without /v2.
  */
 export function workerEnv(

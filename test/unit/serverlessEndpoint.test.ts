@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { validateSettings } from "../../contract";
 import * as pulumi from "@pulumi/pulumi";
 import { mockPulumi, settle, valueOf, rejectionOf, thrown, envOf, isSecretValue, containsSecret, DIGEST_REF, Recorder } from "./harness";
 import { ServerlessEndpoint, ServerlessEndpointArgs, preferenceWeights, gpuProductLabel, RESERVED_WORKER_ENV } from "../../components";
@@ -150,7 +151,9 @@ describe("ServerlessEndpoint", () => {
         assert.strictEqual(secret!.inputs.stringData.endpointId, "echo");
         assert.strictEqual(secret!.inputs.stringData.workerToken, "a-worker-token-of-32-characters!");
         const settings = JSON.parse(secret!.inputs.stringData.settings);
-        assert.deepStrictEqual(Object.keys(settings).sort(), ["executionTimeoutMs", "idleTimeoutSeconds", "maxWorkers", "minWorkers", "pingIntervalMs", "scalerType", "scalerValue"]);
+        // only settings the gateway reads (contract EndpointSettings); worker counts live in the ScaledObject
+        assert.deepStrictEqual(Object.keys(settings).sort(), ["executionTimeoutMs", "pingIntervalMs", "scalerType", "scalerValue"]);
+        assert.deepStrictEqual(validateSettings(settings, "settings"), settings, "the gateway accepts every setting as written");
         assert.strictEqual(rec.byType("pulumi-nodejs:dynamic/longshore:RandomToken").length, 0, "no token generated when one is given");
         // nothing secret leaks into the Deployment's plain fields
         assert.ok(!JSON.stringify(rec.one("kubernetes:apps/v1:Deployment").inputs).includes("a-worker-token-of-32-characters!"));
@@ -239,7 +242,7 @@ describe("ServerlessEndpoint", () => {
             ["env twice", { env: { A: "1" }, secretEnv: { A: "2" } }, /env\.A is also in secretEnv/],
             ["volume without source", { volume: { mountPath: "/data" } }, /volume needs exactly one of claimName/],
             ["relative mount", { volume: { claimName: "shared", mountPath: "data" } }, /volume\.mountPath \("data"\) must be an absolute path/],
-            ["short worker token (value not echoed)", { workerToken: "short" }, /workerToken must be at least 16 characters$/],
+            ["short worker token (value not echoed)", { workerToken: "short" }, /workerToken must be a string of at least 16 characters$/],
             ["slow ping", { pingIntervalMs: 10 }, /pingIntervalMs \(10\) must be >= 1000/],
             ["bad gateway URL", { platform: { ...platform, gatewayUrl: "longshore-gateway:8080" } }, /platform\.gatewayUrl .* must be an http\(s\) URL/],
             ["bad scaler address", { platform: { ...platform, scalerAddress: "http://gw:9090" } }, /platform\.scalerAddress .* must be host:port/],

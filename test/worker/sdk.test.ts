@@ -23,11 +23,11 @@ describe("worker SDK against the gateway", function () {
     gw = await startGateway({
       redisUrl: redis.url,
       endpoints: [
-        { id: "ep", workerToken: "worker-token-ep" },
-        { id: "agg", workerToken: "worker-token-agg" },
-        { id: "drain", workerToken: "worker-token-drain" },
-        { id: "conc", workerToken: "worker-token-conc" },
-        { id: "refresh", workerToken: "worker-token-refresh" },
+        { id: "ep", workerToken: "worker-token-0-ep" },
+        { id: "agg", workerToken: "worker-token-0-agg" },
+        { id: "drain", workerToken: "worker-token-0-drain" },
+        { id: "conc", workerToken: "worker-token-0-conc" },
+        { id: "refresh", workerToken: "worker-token-0-refresh" },
       ],
     });
     client = new Client(gw);
@@ -200,7 +200,7 @@ describe("worker SDK against the gateway", function () {
   });
 
   it("an output over the gateway's body limit FAILS the job with a clear reason (not left to be re-run)", async () => {
-    const small = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "ep", workerToken: "worker-token-ep" }], options: { limits: { doneBodyBytes: 4096 } } });
+    const small = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "ep", workerToken: "worker-token-0-ep" }], options: { limits: { doneBodyBytes: 4096 } } });
     try {
       const w = spawnWorker(small);
       workers.push(w);
@@ -245,7 +245,7 @@ describe("worker SDK against the gateway", function () {
 
     it("an idle worker exits on SIGTERM without waiting out its job-take long poll; later jobs are still served", async () => {
       // a gateway that holds job-take for 60 s: waiting the poll out would take that long
-      const slowPoll = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "drain", workerToken: "worker-token-drain" }], timings: { takeWaitMs: 60_000 } });
+      const slowPoll = await startGateway({ redisUrl: redis.url, endpoints: [{ id: "drain", workerToken: "worker-token-0-drain" }], timings: { takeWaitMs: 60_000 } });
       try {
         const w = spawnWorker(slowPoll);
         workers.push(w);

@@ -18,13 +18,13 @@ import * as k8s from "@pulumi/kubernetes";
 import {
     GpuNodePool, NvidiaDevicePlugin, Keda, ServerlessPlatform, ServerlessEndpoint, WorkerImage, RandomToken,
     GPU_INSTANCE_TYPES, GpuAmiType, KedaImages,
-} from "../../components";
-import { apiKeysFrom, endpointArgsFrom, endpointConfig } from "../../stacks/common";
+} from "../components";
+import { apiKeysFrom, endpointArgsFrom, endpointConfig } from "./common";
 import { ClusterAutoscaler } from "./clusterAutoscaler";
 
-/** A path inside the repository, relative to the program's working directory (root program or this example). */
+/** A path inside the repository, relative to the program's working directory (root program or examples/eks-gpu). */
 function repoPath(p: string): string {
-    return path.relative(process.cwd(), path.resolve(__dirname, "..", "..", p)) || ".";
+    return path.relative(process.cwd(), path.resolve(__dirname, "..", p)) || ".";
 }
 
 interface Network {

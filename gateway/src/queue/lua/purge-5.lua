@@ -1,0 +1,30 @@
+--[[ /purge-queue: up to ARGV[6] waiting jobs leave the queue as CANCELLED (running jobs are untouched).
+  KEYS[1] wait list   KEYS[2] low-priority wait list   KEYS[3] counters   KEYS[4] running index   KEYS[5] ttl index
+  ARGV[1] key prefix P   ARGV[2] ep   ARGV[3] now (ms)   ARGV[4] retention /run   ARGV[5] retention /runsync
+  ARGV[6] at most this many ids
+  Returns { ids taken off the lists, jobs cancelled, id with a webhook, ... }. ]]
+--- @include "terminal"
+local waitKey, lowKey, counters, running, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local prefix, ep, now, keepRunMs, keepSyncMs, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local popped, removed, hooks = 0, 0, {}
+while popped < limit do
+  local id = redis.call('RPOP', waitKey)
+  if not id then id = redis.call('RPOP', lowKey) end
+  if not id then break end
+  popped = popped + 1
+  local rec = prefix .. ':j:' .. id
+  local f = redis.call('HMGET', rec, 'st', 'sy', 'wh', 'pg', 'sn')
+  if f[1] == 'IN_QUEUE' then
+    redis.call('HSET', rec, 'st', 'CANCELLED', 'fa', now)
+    if f[4] then redis.call('HDEL', rec, 'pg') end
+    redis.call('ZREM', ttlKey, ep .. '|' .. id)
+    terminal({ rec = rec, stream = prefix .. ':s:' .. id, counters = counters, running = running, prefix = prefix,
+      ep = ep, id = id, status = 'CANCELLED', sync = f[2], streamed = f[5], keepRunMs = keepRunMs,
+      keepSyncMs = keepSyncMs, stopWorker = false })
+    removed = removed + 1
+    if f[3] then hooks[#hooks + 1] = id end
+  end
+end
+local out = { popped, removed }
+for _, id in ipairs(hooks) do out[#out + 1] = id end
+return out
