@@ -268,7 +268,8 @@ containerd_preflight() {
   [ -n "$pid" ] || return 0
   cfg=$(tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n '/^--config$/{n;p}')
   if [ -z "$cfg" ] || ! grep -q '^\s*restrict_oom_score_adj\s*=\s*true' "$cfg" 2>/dev/null ||
-     [ "$(stat -c %Y "$cfg")" -gt "$(stat -c %Y "/proc/$pid")" ]; then
+     { if [ -f "$cfg.running" ]; then ! cmp -s "$cfg" "$cfg.running"   # part 10 keeps the config it started with
+       else [ "$(stat -c %Y "$cfg")" -gt "$(stat -c %Y "/proc/$pid")" ]; fi; }; then
     log "WARNING: no CAP_SYS_RESOURCE here and the running containerd (pid $pid) may lack restrict_oom_score_adj = true" \
         "(config ${cfg:-default} changed or lacks it): pod sandboxes will fail. Restart it: proving-ground/parts/10-docker.sh down; up"
   fi
