@@ -43,9 +43,10 @@ export function isPulumiManager(manager: string): boolean {
  * Finds a KEDA that someone other than Pulumi installed in the cluster of `kubeContext` (default: the current
  * context). Undefined when there is none, when Pulumi manages it, or when the cluster cannot be asked.
  */
-export function findForeignKeda(kubeContext?: string, kubectl: KubectlRunner = runKubectl): ForeignKeda | undefined {
+export function findForeignKeda(kubeContext?: string, kubectl: KubectlRunner = runKubectl, crdName = KEDA_MARKER_CRD): ForeignKeda | undefined {
     const ctx = kubeContext ? ["--context", kubeContext] : [];
-    const out = kubectl([...ctx, "get", "customresourcedefinition", KEDA_MARKER_CRD, "-o", "json", "--request-timeout=15s"]);
+    // `-o json` leaves managedFields out unless asked.
+    const out = kubectl([...ctx, "get", "customresourcedefinition", crdName, "-o", "json", "--show-managed-fields", "--request-timeout=15s"]);
     if (!out) return undefined;
     let crd: { metadata?: { managedFields?: { manager?: string }[] } };
     try {
@@ -57,7 +58,7 @@ export function findForeignKeda(kubeContext?: string, kubectl: KubectlRunner = r
     // The API server itself updates status ("kube-apiserver"); only appliers count as owners.
     const owners = managers.filter((m) => m !== "kube-apiserver");
     if (owners.length === 0 || owners.some(isPulumiManager)) return undefined;
-    return { object: `CustomResourceDefinition/${KEDA_MARKER_CRD}`, managers: owners };
+    return { object: `CustomResourceDefinition/${crdName}`, managers: owners };
 }
 
 /** What the user reads when a foreign KEDA is found. */

@@ -9,10 +9,13 @@
 import { strict as assert } from "assert";
 import { execFile, execFileSync } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
 import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
 import { pythonProgramSuite } from "./pythonProgram";
-import { KEDA_MARKER_CRD, findForeignKeda, isPulumiManager } from "../../components/kedaPreflight";
+import { KEDA_MARKER_CRD, findForeignKeda, foreignKedaMessage, isPulumiManager } from "../../components/kedaPreflight";
 
 const STACK = process.env.LONGSHORE_E2E_STACK ?? "local";
 
@@ -79,11 +82,30 @@ describe("e2e: the local stack on the proving ground", function () {
   });
 
   it("the stack owns KEDA: its objects are applied by Pulumi's field manager, so the Keda preflight finds no foreign KEDA", async () => {
-    const crd = await kubectlJson(["get", "customresourcedefinition", KEDA_MARKER_CRD]);
+    const crd = await kubectlJson(["get", "customresourcedefinition", KEDA_MARKER_CRD, "--show-managed-fields"]);
     const managers: string[] = (crd.metadata.managedFields ?? []).map((f: { manager: string }) => f.manager);
     assert.ok(managers.some(isPulumiManager), `expected a Pulumi field manager on ${KEDA_MARKER_CRD}, got ${managers.join(", ")}`);
     assert.ok(!managers.includes("kubectl"), `the proving ground must not install KEDA itself (managers: ${managers.join(", ")})`);
     assert.equal(findForeignKeda(), undefined);
+  });
+
+  it("the Keda preflight names a CRD that kubectl applied (the real kubectl and API server, a throwaway CRD)", async () => {
+    const name = "widgets.preflight.longshore.dev";
+    const manifest = JSON.stringify({
+      apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", metadata: { name },
+      spec: { group: "preflight.longshore.dev", scope: "Namespaced", names: { kind: "Widget", plural: "widgets" },
+        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } } }] },
+    });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "longshore-e2e-")), "crd.json");
+    fs.writeFileSync(file, manifest);
+    try {
+      await kubectl(["apply", "--server-side", "-f", file]);
+      const found = findForeignKeda(undefined, undefined, name);
+      assert.deepEqual(found, { object: `CustomResourceDefinition/${name}`, managers: ["kubectl"] });
+      assert.match(foreignKedaMessage("keda", found!), /managed by kubectl, not by Pulumi/);
+    } finally {
+      await kubectl(["delete", "-f", file, "--ignore-not-found"]);
+    }
   });
 
   it("a second `pulumi preview` shows no changes (digest pinning keeps it stable)", async () => {

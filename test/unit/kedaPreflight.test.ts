@@ -36,6 +36,7 @@ describe("Keda preflight", () => {
         findForeignKeda("dev-cluster", run);
         assert.deepStrictEqual(args.slice(0, 2), ["--context", "dev-cluster"]);
         assert.ok(args.includes("scaledobjects.keda.sh"));
+        assert.ok(args.includes("--show-managed-fields"), "kubectl's -o json hides managedFields unless asked");
     });
 
     it("the message names the owner, the cluster and both ways out", () => {
