@@ -120,6 +120,12 @@ export interface ServerlessEndpointArgs {
     volume?: EndpointVolume;
     /** Worker token (a Pulumi secret). Default: a random 256-bit token generated once and kept in state. */
     workerToken?: pulumi.Input<string>;
+    /**
+     * Key the gateway signs this endpoint's webhooks with (Standard Webhooks headers webhook-id,
+     * webhook-timestamp, webhook-signature; docs/gateway.md). A Pulumi secret, 16+ characters, or
+     * "whsec_" + base64. Default: a random 256-bit token generated once and kept in state.
+     */
+    webhookSecret?: pulumi.Input<string>;
     /** Worker heartbeat interval (RUNPOD_PING_INTERVAL), ms. Default 10000. */
     pingIntervalMs?: pulumi.Input<number>;
     /** Image pull secrets (names of Secrets in the workers' namespace). */
@@ -161,6 +167,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
     public readonly scaledObjectName: pulumi.Output<string>;
     /** Name of the endpoint Secret (in the platform namespace). */
     public readonly secretName: pulumi.Output<string>;
+    /** The webhook signing key (a Pulumi secret): give it to your webhook receivers to verify signatures. */
+    public readonly webhookSecret: pulumi.Output<string>;
     // Child resources: getters, TypeScript only (components/children.ts says why).
     /** The worker Deployment. */
     public get deployment(): k8s.apps.v1.Deployment {
@@ -266,6 +274,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         const workerToken = args.workerToken !== undefined
             ? v.check("workerToken", args.workerToken, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)], undefined, { sensitive: true })
             : new RandomToken(`${name}-worker-token`, { length: 32 }, child).result;
+        const webhookSecret = args.webhookSecret !== undefined
+            ? v.check("webhookSecret", args.webhookSecret, [nonEmptyString, (x) => (typeof x === "string" && x.length < 16 ? "must be at least 16 characters" : undefined)], undefined, { sensitive: true })
+            : new RandomToken(`${name}-webhook-secret`, { length: 32 }, child).result;
         const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue, minMax, idleTimeout]).apply(
             ([e, p, st, sv, [mn, mx], idle]) => JSON.stringify({
                 executionTimeoutMs: e * 1000,
@@ -285,8 +296,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                 labels: pulumi.output(endpointId).apply((id) => ({ ...labels, "longshore.dev/endpoint": id })),
             },
             type: "Opaque",
-            stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings]).apply(([id, tok, s]) => ({
-                endpointId: id, workerToken: tok, settings: s,
+            stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings, webhookSecret]).apply(([id, tok, s, wh]) => ({
+                endpointId: id, workerToken: tok, settings: s, webhookSecret: wh,
             }))),
         }, child));
 
@@ -485,6 +496,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         this.deploymentName = this.deployment.metadata.name;
         this.scaledObjectName = this.scaledObject.metadata.name;
         this.secretName = this.endpointSecret.metadata.name;
+        this.webhookSecret = pulumi.secret(pulumi.output(webhookSecret));
         this.registerOutputs({
             endpointId: this.endpointId,
             jobUrl: this.jobUrl,
@@ -492,6 +504,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             deploymentName: this.deploymentName,
             scaledObjectName: this.scaledObjectName,
             secretName: this.secretName,
+            webhookSecret: this.webhookSecret,
         });
     }
 }

@@ -1,7 +1,7 @@
 // Endpoint discovery: which endpoint ids exist and their worker tokens / settings.
 //  * static: LONGSHORE_ENDPOINTS / LONGSHORE_ENDPOINTS_FILE (JSON array)
 //  * kubernetes: Secrets in LONGSHORE_NAMESPACE labelled longshore.dev/endpoint=<id>, data keys
-//    endpointId, workerToken, settings (JSON). Listed, then watched; changes apply without restart.
+//    endpointId, workerToken, settings (JSON), webhookSecret (optional: signs the endpoint's webhooks). Listed, then watched; changes apply without restart.
 //
 // The Kubernetes source is a small list+watch over the in-cluster REST API with node's https module
 // rather than @kubernetes/client-node: we need exactly one call pattern (list + watch one resource
@@ -47,9 +47,10 @@ export class EndpointRegistry extends EventEmitter {
     if (!workerToken || workerToken.length < 8) return `secret ${name}: workerToken missing or shorter than 8 characters`;
     let settings = {};
     const raw = dec("settings");
-    if (raw) {
+    const webhookSecret = dec("webhookSecret");
+    if (raw || webhookSecret !== undefined) {
       try {
-        settings = validateSettings(JSON.parse(raw), `secret ${name} settings`);
+        settings = validateSettings({ ...(raw ? JSON.parse(raw) : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) }, `secret ${name} settings`);
       } catch (e) {
         return `secret ${name}: ${(e as Error).message}`;
       }

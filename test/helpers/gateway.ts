@@ -14,6 +14,8 @@ export interface TestGateway {
   baseUrl: string;
   /** 127.0.0.1:<scalerPort> (KEDA external scaler gRPC) */
   scalerAddress: string;
+  /** http://127.0.0.1:<metricsPort> (Prometheus /metrics, off the client port) */
+  metricsUrl: string;
   apiKey: string;
   endpoints: EndpointConfig[];
   close(): Promise<void>;
@@ -23,6 +25,8 @@ export interface TestGateway {
   restart(): Promise<void>;
   /** child mode: collected stdout+stderr */
   logs(): string;
+  /** child mode: the gateway process id (for /proc/<pid>/status) */
+  pid(): number | undefined;
 }
 
 export interface StartGatewayOptions {
@@ -73,6 +77,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       port: 0,
       host: "127.0.0.1",
       scalerPort: 0,
+      metricsPort: 0,
       apiKeys: [apiKey],
       endpoints,
       timings,
@@ -84,6 +89,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       url: gw.url,
       baseUrl: gw.url + "/v2",
       scalerAddress: gw.scalerAddress,
+      metricsUrl: gw.metricsUrl,
       apiKey,
       endpoints,
       close: () => gw.close(),
@@ -94,17 +100,20 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
         throw new Error("restart() needs mode: 'child'");
       },
       logs: () => "",
+      pid: () => process.pid,
     };
   }
 
   let port = await freePort();
   let scalerPort = await freePort();
+  let metricsPort = await freePort();
   const root = path.resolve(__dirname, "../..");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
     HOST: "127.0.0.1",
     SCALER_PORT: String(scalerPort),
+    METRICS_PORT: String(metricsPort),
     REDIS_URL: opts.redisUrl,
     LONGSHORE_API_KEYS: apiKey,
     LONGSHORE_ENDPOINTS: JSON.stringify(endpoints),
@@ -158,8 +167,10 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       if (attempt >= 3 || !/EADDRINUSE/.test(String((e as Error).message))) throw e;
       port = await freePort();
       scalerPort = await freePort();
+      metricsPort = await freePort();
       env.PORT = String(port);
       env.SCALER_PORT = String(scalerPort);
+      env.METRICS_PORT = String(metricsPort);
       url = `http://127.0.0.1:${port}`;
       out = "";
     }
@@ -175,6 +186,9 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
     url,
     baseUrl: url + "/v2",
     scalerAddress: `127.0.0.1:${scalerPort}`,
+    get metricsUrl() {
+      return `http://127.0.0.1:${metricsPort}`;
+    },
     apiKey,
     endpoints,
     close: () => kill("SIGTERM"),
@@ -184,6 +198,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       await launch();
     },
     logs: () => out,
+    pid: () => child?.pid,
   };
 }
 
