@@ -19,7 +19,7 @@ export const GATEWAY_SCALER_PORT = 9090;
  *  which may be a LoadBalancer: metrics list endpoint ids and queue depths. */
 export const GATEWAY_METRICS_PORT = 9091;
 /** Default gateway resources. The memory limit matches the gateway's own bounds: its in-flight request-body
- *  budget (64 MB, ~4x that while parsed and stored) plus ~100 MB baseline stays under 512Mi, and the V8 heap
+ *  budget (48 MB, ~5x that while parsed and stored) plus ~100 MB baseline stays under 512Mi, and the V8 heap
  *  is capped below the limit (NODE_OPTIONS) so the gateway collects garbage before the kernel kills it. */
 export const DEFAULT_GATEWAY_RESOURCES = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } };
 const DEFAULT_GATEWAY_NODE_OPTIONS = "--max-old-space-size=384";

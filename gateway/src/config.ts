@@ -98,7 +98,7 @@ export const DEFAULT_TIMINGS: Timings = {
   scalerPushIntervalMs: 1_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
-  bodyBudgetWaitMs: 5_000,
+  bodyBudgetWaitMs: 30_000,
 };
 
 export interface Limits {
@@ -124,7 +124,7 @@ export const DEFAULT_LIMITS: Limits = {
   runsyncBodyBytes: 20 * 1024 * 1024,
   streamChunkBytes: 1024 * 1024,
   doneBodyBytes: 20 * 1024 * 1024,
-  inflightBodyBytes: 64 * 1024 * 1024,
+  inflightBodyBytes: 48 * 1024 * 1024,
   takeBatchBytes: 32 * 1024 * 1024,
   webhookResponseBytes: 64 * 1024,
   minExecutionTimeoutMs: 5_000,
