@@ -315,7 +315,8 @@ export class JobQueue {
     this.events.once(`d|${id}`, wake);
     try {
       const first = await read();
-      if (!first || first.chunks.length || TERMINAL.has(first.status) || waitMs <= 0) return first;
+      // a queued job has no chunks coming soon: answer now rather than hold the poll (RunPod answers at once)
+      if (!first || first.chunks.length || TERMINAL.has(first.status) || first.status === "IN_QUEUE" || waitMs <= 0) return first;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([woke, this.stopping, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);

@@ -42,7 +42,7 @@ describe("gateway: hardening (issue 11)", function () {
     gw = await startGateway({
       redisUrl: redis.url,
       endpoints: [{ id: "ep", workerToken: "worker-token-ep", webhookSecret: SECRET, rateLimits: { purge: 10_000, run: 100_000 } }],
-      timings: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, webhookRetryDelayMs: 200, takeWaitMs: 1000, stopWaitMs: 1000 },
+      timings: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, webhookRetryDelayMs: 200, takeWaitMs: 5000, stopWaitMs: 1000 },
       // receivers of this suite are on 127.0.0.1 only; 127.0.0.2 and everything else stays refused
       options: { webhookAllowCidrs: ["127.0.0.1/32"], limits: { takeBatchBytes: 3 * 1024 * 1024, runBodyBytes: 2 * 1024 * 1024 } },
     });
@@ -241,6 +241,18 @@ describe("gateway: hardening (issue 11)", function () {
       assert.equal((await fetch(`${gw.baseUrl}/ep/stream/${id}`, { method: "HEAD", headers: { authorization: gw.apiKey } })).status, 405);
       assert.equal((await c.status(id)).body.status, "IN_QUEUE", "the job was not handed to anybody");
       assert.equal((await fetch(`${gw.baseUrl}/ep/status/${id}`, { method: "HEAD", headers: { authorization: gw.apiKey } })).status, 200, "read-only GETs keep HEAD");
+    });
+  });
+
+  describe("RunPod semantics", () => {
+    it("/stream on a queued job answers at once (it used to hold the poll 5 s)", async () => {
+      const id = (await c.run({ input: "queued" })).body.id;
+      const t0 = Date.now();
+      const r = await c.stream(id);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.status, "IN_QUEUE");
+      assert.deepEqual(r.body.stream, []);
+      assert.ok(Date.now() - t0 < 1000, `answered after ${Date.now() - t0} ms`);
     });
   });
 
