@@ -65,6 +65,7 @@ interface RecordRedis extends Redis {
   lsRetry(rec: string, stream: string, cnt: string, now: number, ttl: number): Promise<number | string | null>;
   lsRequeue(rec: string, token: string, maxStalls: number): Promise<number | null>;
   lsOldest(waitKey: string, recPrefix: string): Promise<number>;
+  lsExpire(rec: string, stream: string, dl: string, prefix: string, ep: string, id: string): Promise<[string, string] | "gone" | null>;
 }
 
 interface Taker {
@@ -162,6 +163,7 @@ export class JobQueue {
     this.redis.defineCommand("lsRetry", { numberOfKeys: 3, lua: S.RETRY });
     this.redis.defineCommand("lsRequeue", { numberOfKeys: 1, lua: S.REQUEUE });
     this.redis.defineCommand("lsOldest", { numberOfKeys: 1, lua: S.OLDEST });
+    this.redis.defineCommand("lsExpire", { numberOfKeys: 3, lua: S.EXPIRE });
     // BullMQ connections: blocking commands need maxRetriesPerRequest=null (BullMQ requirement).
     this.bullConn = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.bullConn.on("error", (e) => this.log.warn({ err: e.message }, "redis error (bullmq)"));
@@ -713,7 +715,7 @@ export class JobQueue {
     }
   }
 
-  /** Execution timeouts and ttl expiry of queued jobs. Safe to run on every replica at once. */
+  /** Execution timeouts and ttl expiry (queued or running jobs). Safe to run on every replica at once. */
   async sweep(): Promise<void> {
     const now = Date.now();
     const due = await this.redis.zrangebyscore(this.dl, "-inf", now, "LIMIT", 0, 200);
@@ -728,15 +730,14 @@ export class JobQueue {
     for (const m of expired) {
       const [ep, id] = m.split("|");
       await this.redis.zrem(this.ttlKey, m);
-      const st = await this.redis.hget(this.rec(id), "st");
-      if (st === null || st === "IN_QUEUE") {
-        // ttl elapsed before it ran: drop it; /status is 404 from now on
-        const e = this.ensureEndpoint(ep);
-        await e.queue.remove(id).catch(() => 0);
-        await this.redis.del(this.rec(id), this.stream(id));
-        this.events.emit(`d|${id}`);
-        this.log.info({ ep, id }, "job ttl expired before it ran");
-      }
+      // ttl elapsed: the job is removed, running or not (its worker gets a stop); /status is 404 from now on
+      const r = await this.redis.lsExpire(this.rec(id), this.stream(id), this.dl, this.p, ep, id);
+      if (r === null) continue; // finished first: the result stays for its retention
+      const e = this.ensureEndpoint(ep);
+      if (r === "gone" || r[0] === "IN_QUEUE") await e.queue.remove(id).catch(() => 0);
+      else if (r[1]) await this.lightJob(e, id).moveToCompleted(null, r[1], false).catch(() => undefined);
+      this.events.emit(`d|${id}`);
+      this.log.info({ ep, id, was: r === "gone" ? "gone" : r[0] }, "job ttl expired: removed");
     }
   }
 

@@ -27,8 +27,8 @@ return 1
 `;
 
 /** KEYS: rec, dl(zset), ttl(zset)   ARGV: worker, token, now, prefix, ep, id
- *  (the ttl entry is dropped once the job runs: ttl bounds the wait in the queue; running jobs are
- *  bounded by their execution timeout) 
+ *  (the ttl entry stays while the job runs: RunPod's ttl is a hard limit from submission, and a job whose
+ *  ttl passes while running is removed — EXPIRE below; FINISH / ABORT drop the entry)
  *  Returns the payload JSON, or false when the job must be discarded (missing or terminal).
  *  IN_PROGRESS is accepted: BullMQ handed us the job, so a previous attempt's lease lapsed
  *  (the replica that noticed may have died before rewriting the record). */
@@ -42,7 +42,6 @@ if not string.find(pw, '|' .. ARGV[1] .. '|', 1, true) then redis.call('HSET', K
 redis.call('HDEL', KEYS[1], 'pg')
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(f[2]), ARGV[5] .. '|' .. ARGV[6] .. '|' .. ARGV[2])
-redis.call('ZREM', KEYS[3], ARGV[5] .. '|' .. ARGV[6])
 return f[1]
 `;
 
@@ -64,6 +63,7 @@ if (not holder) and (not former) then return false end
 redis.call('HSET', KEYS[1], 'st', ARGV[2], ARGV[3], ARGV[4], 'fa', ARGV[5], 'w', ARGV[1])
 redis.call('HDEL', KEYS[1], 'pg')
 if f[3] then redis.call('ZREM', KEYS[2], ARGV[9] .. '|' .. ARGV[10] .. '|' .. f[3]) end
+redis.call('ZREM', ARGV[8] .. ':ttl', ARGV[9] .. '|' .. ARGV[10])
 local keep = ARGV[6]
 if f[4] == '1' then keep = ARGV[7] end
 redis.call('PEXPIRE', KEYS[1], keep)
@@ -91,6 +91,7 @@ redis.call('HSET', KEYS[1], 'st', ARGV[1], 'fa', ARGV[2])
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'err', ARGV[9]) end
 redis.call('HDEL', KEYS[1], 'pg')
 if f[3] then redis.call('ZREM', KEYS[2], ARGV[6] .. '|' .. ARGV[7] .. '|' .. f[3]) end
+redis.call('ZREM', ARGV[5] .. ':ttl', ARGV[6] .. '|' .. ARGV[7])
 local keep = ARGV[3]
 if f[4] == '1' then keep = ARGV[4] end
 redis.call('PEXPIRE', KEYS[1], keep)
@@ -167,4 +168,24 @@ if not id then return -1 end
 local ca = redis.call('HGET', ARGV[1] .. id, 'ca')
 if not ca then return -1 end
 return tonumber(ca)
+`;
+
+/** KEYS: rec, stream, dl   ARGV: prefix, ep, id
+ *  ttl elapsed (RunPod: "TTL is a hard limit. If TTL expires while a job is running, the job is immediately
+ *  removed and status checks return 404"): a queued or running job's record and stream are deleted; a
+ *  running job's worker is told to stop (job-stop). Returns {previousStatus, token or ''}, 'gone' when the
+ *  record is already missing, or false when the job finished first (its result is kept for retention). */
+export const EXPIRE = `
+local f = redis.call('HMGET', KEYS[1], 'st', 'w', 'tk', 'ep')
+if not f[1] then return 'gone' end
+if f[4] ~= ARGV[2] or (f[1] ~= 'IN_QUEUE' and f[1] ~= 'IN_PROGRESS') then return false end
+redis.call('DEL', KEYS[1], KEYS[2])
+if f[3] then redis.call('ZREM', KEYS[3], ARGV[2] .. '|' .. ARGV[3] .. '|' .. f[3]) end
+if f[1] == 'IN_PROGRESS' and f[2] then
+  redis.call('SADD', ARGV[1] .. ':stop:' .. ARGV[2] .. ':' .. f[2], ARGV[3])
+  redis.call('PEXPIRE', ARGV[1] .. ':stop:' .. ARGV[2] .. ':' .. f[2], 600000)
+  redis.call('PUBLISH', ARGV[1] .. ':ev', 'x|' .. ARGV[2] .. '|' .. f[2])
+end
+redis.call('PUBLISH', ARGV[1] .. ':ev', 'd|' .. ARGV[3])
+return {f[1], f[3] or ''}
 `;
