@@ -639,16 +639,24 @@ export class JobQueue {
     return { code: 200 };
   }
 
-  /** Heartbeat: renews the lease of every listed job this worker holds. */
+  /** Heartbeat: renews the lease of every listed job this worker holds, and repeats the stop signal for
+   *  listed jobs it must not run any more (cancelled / timed out on it, or removed by ttl): a stop
+   *  delivered once can be dropped by the Python SDK when it arrives before the job's task exists. */
   async ping(ep: string, worker: string, jobIds: string[]): Promise<void> {
     const e = this.ensureEndpoint(ep);
     this.touchWorker(ep, worker, jobIds.length);
+    const stop: string[] = [];
     await Promise.all(
       jobIds.map(async (id) => {
-        const [w, tk, st] = await this.redis.hmget(this.rec(id), "w", "tk", "st");
+        const [w, tk, st, owner] = await this.redis.hmget(this.rec(id), "w", "tk", "st", "ep");
         if (w === worker && tk && st === "IN_PROGRESS") await this.lightJob(e, id).extendLock(tk, e.leaseMs).catch(() => 0);
+        else if (st === null || (owner === ep && w === worker && (st === "CANCELLED" || st === "TIMED_OUT"))) stop.push(id);
       }),
     );
+    if (stop.length) {
+      const key = this.stopKey(ep, worker);
+      await this.redis.multi().sadd(key, ...stop).pexpire(key, 600_000).publish(`${this.p}:ev`, `x|${ep}|${worker}`).exec();
+    }
   }
 
   private seen = new Map<string, Map<string, string>>();

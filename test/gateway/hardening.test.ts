@@ -254,6 +254,37 @@ describe("gateway: hardening (issue 11)", function () {
       assert.deepEqual(r.body.stream, []);
       assert.ok(Date.now() - t0 < 1000, `answered after ${Date.now() - t0} ms`);
     });
+
+    it("a ttl passing while the job runs removes it: status 404, its result refused, its worker told to stop", async () => {
+      const g = await startGateway({ redisUrl: redis.url, options: { limits: { minTtlMs: 1000 } } });
+      try {
+        const gc = client(g);
+        const id = (await gc.run({ input: "ttl-running", policy: { ttl: 1500 } })).body.id;
+        const w = worker(g, "w-ttl");
+        assert.equal((await w.take()).body.id, id);
+        await until(async () => (await gc.status(id)).status === 404, 5000, "the running job to be removed at its ttl");
+        const stop = await w.stop();
+        assert.deepEqual(stop.body?.jobsToStop, [id]);
+        assert.equal((await w.done(id, { output: "late" })).status, 404, "no result for a removed job");
+        assert.equal((await gc.status(id)).status, 404);
+      } finally {
+        await g.close();
+      }
+    });
+
+    it("the stop is sent again while the worker's pings still list a cancelled job", async () => {
+      const id = (await c.run({ input: "cancel-me" })).body.id;
+      const w = worker(gw, "w-resend");
+      assert.equal((await w.take()).body.id, id);
+      assert.equal((await c.cancel(id)).body.status, "CANCELLED");
+      assert.deepEqual((await w.stop()).body?.jobsToStop, [id], "first delivery (the SDK may drop it)");
+      await w.ping([id]); // the worker still runs it
+      const again = await w.stop();
+      assert.equal(again.status, 200, "sent again, not 204 after the long-poll");
+      assert.deepEqual(again.body.jobsToStop, [id]);
+      await w.ping([]);
+      assert.equal((await w.stop()).status, 204, "no more once the worker stopped listing it");
+    });
   });
 
   describe("authentication", () => {
