@@ -51,6 +51,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     prefix,
     timings,
     log,
+    takeBatchBytes: limits.takeBatchBytes,
     // 3.5 missed pings before a running job is re-queued, never less than LONGSHORE_LEASE_MS
     leaseFor: (ep) => Math.max(timings.leaseMs, Math.ceil(3.5 * (registry.get(ep)?.pingIntervalMs ?? 0))),
     onTerminal: (ep, id, url) => {

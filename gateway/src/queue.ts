@@ -98,6 +98,8 @@ export interface JobQueueOptions {
   log: Logger;
   /** per-endpoint lease (ms); default timings.leaseMs */
   leaseFor?: (ep: string) => number;
+  /** job-take-batch: payload bytes handed to one worker at once (at least one job always); default 32 MB */
+  takeBatchBytes?: number;
   /** called (fire-and-forget) when a job reaches a terminal state on this replica: webhooks */
   onTerminal?: (ep: string, id: string, webhook: string) => void;
 }
@@ -546,6 +548,28 @@ export class JobQueue {
       // '{"id":"..",' + rest of the stored payload: no re-serialisation of large inputs
       return `{"id":${JSON.stringify(id)},${payload.slice(1)}`;
     };
+    // Batches are bounded by bytes as well as count: 54 jobs of 10 MB in one answer exceeded V8's string
+    // limit after they were claimed, and every retry claimed them again. Payload sizes are read (one
+    // pipelined HSTRLEN per job, only when a batch could hold several) before anything is claimed; jobs
+    // over the bound stay for the next taker or go back to the queue below.
+    const maxBytes = this.opts.takeBatchBytes ?? 32 * 1024 * 1024;
+    const sizes = new Map<Job, number>();
+    if (got.length > 1 && e.takers.some((t) => t.n > 1)) {
+      const m = this.redis.pipeline();
+      for (const g of got) m.hstrlen(this.rec(g.job.id!), "in");
+      const res = (await m.exec()) ?? [];
+      got.forEach((g, k) => sizes.set(g.job, Number(res[k]?.[1] ?? 0)));
+    }
+    const fits = (from: typeof got, n: number) => {
+      let bytes = 0;
+      let k = 0;
+      while (k < Math.min(n, from.length)) {
+        bytes += sizes.get(from[k].job) ?? 0;
+        if (k > 0 && bytes > maxBytes) break;
+        k++;
+      }
+      return k;
+    };
     let rest = got;
     while (rest.length) {
       // Assign jobs to every waiting worker at once (oldest first), then claim them all in parallel:
@@ -560,7 +584,7 @@ export class JobQueue {
           t.resolve([]);
           continue;
         }
-        const batch = rest.slice(i, i + t.n);
+        const batch = rest.slice(i, i + fits(rest.slice(i), t.n));
         i += batch.length;
         t.claiming = true;
         assigned.push({ taker: t, batch });

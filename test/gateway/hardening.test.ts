@@ -244,6 +244,24 @@ describe("gateway: hardening (issue 11)", function () {
     });
   });
 
+  describe("job-take-batch", () => {
+    it("a batch is bounded by bytes as well as count; jobs over the bound are not consumed", async () => {
+      // this suite: takeBatchBytes 3 MB; four jobs of ~1 MB
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await c.run({ input: `${i}`.repeat(1024 * 1024) })).body.id);
+      const w = worker(gw, "w-batch");
+      const first = await w.takeBatch(64);
+      assert.equal(first.status, 200);
+      assert.ok(first.body.length >= 1 && first.body.length < 4, `got ${first.body.length} jobs`);
+      assert.ok(first.text.length <= 3 * 1024 * 1024 + 1024, `answer of ${first.text.length} bytes`);
+      const handed = new Set<string>(first.body.map((j: { id: string }) => j.id));
+      for (const id of ids) if (!handed.has(id)) assert.equal((await c.status(id)).body.status, "IN_QUEUE", "not consumed");
+      while (handed.size < 4) for (const j of (await w.takeBatch(64)).body) handed.add(j.id);
+      assert.deepEqual([...handed].sort(), [...ids].sort(), "every job is handed out exactly once");
+      for (const id of ids) await w.done(id, { output: null });
+    });
+  });
+
   describe("RunPod semantics", () => {
     it("/stream on a queued job answers at once (it used to hold the poll 5 s)", async () => {
       const id = (await c.run({ input: "queued" })).body.id;
