@@ -385,13 +385,17 @@ export class JobQueue {
       const ids = await this.waitingIds(e, 500);
       if (!ids.length) break;
       let progressed = 0;
-      for (const id of ids) {
-        const r = await this.abort(ep, id, "CANCELLED", "", "").catch(() => null);
-        if (r && r[0] === "IN_QUEUE") removed++;
-        if (r) progressed++;
-        // a waiting BullMQ job whose record is gone (ttl) or terminal: drop it
-        if (!r) await e.queue.remove(id).catch(() => 0);
-      }
+      // all of a page at once: the commands of 500 aborts share round trips (ioredis writes them without
+      // waiting for replies) instead of ~3 sequential round trips per job — 3,000 jobs took 5-16 s
+      await Promise.all(
+        ids.map(async (id) => {
+          const r = await this.abort(ep, id, "CANCELLED", "", "").catch(() => null);
+          if (r && r[0] === "IN_QUEUE") removed++;
+          if (r) progressed++;
+          // a waiting BullMQ job whose record is gone (ttl) or terminal: drop it
+          if (!r) await e.queue.remove(id).catch(() => 0);
+        }),
+      );
       if (!progressed && ids.length < 500) break;
     }
     return removed;
