@@ -45,6 +45,8 @@ export interface JobQueueOptions {
   log: Logger;
   /** per-endpoint lease (ms), asked at every use (settings may change); default timings.leaseMs */
   leaseFor?: (ep: string) => number;
+  /** job-take-batch: payload bytes handed to one worker at once (at least one job always); default 32 MB */
+  takeBatchBytes?: number;
   /** called (fire-and-forget) when a job reaches a terminal state on this replica: webhooks */
   onTerminal?: (ep: string, id: string, webhook: string) => void;
 }
