@@ -187,7 +187,7 @@ export class JobQueue {
     }
   }
 
-  /** New stream chunks since the last call; waits up to waitMs for one when none is pending. */
+  /** New stream chunks since the last call; waits up to waitMs for one when none is pending (not for a queued job). */
   async streamRead(ep: string, id: string, waitMs: number): Promise<{ status: JobStatus; chunks: unknown[] } | null> {
     const read = async () => {
       const r = await this.scripts.streamRead({ ep, id });
@@ -200,7 +200,8 @@ export class JobQueue {
     this.events.once(EV.done(id), wake);
     try {
       const first = await read();
-      if (!first || first.chunks.length || TERMINAL.has(first.status) || waitMs <= 0) return first;
+      // a queued job has no chunks coming soon: answer now rather than hold the poll (RunPod answers at once)
+      if (!first || first.chunks.length || TERMINAL.has(first.status) || first.status === "IN_QUEUE" || waitMs <= 0) return first;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([woke, this.stopping, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);
