@@ -17,8 +17,7 @@ while popped < limit do
   if f[1] == 'IN_QUEUE' then
     redis.call('HSET', rec, 'st', 'CANCELLED', 'fa', now)
     if f[4] then redis.call('HDEL', rec, 'pg') end
-    redis.call('ZREM', ttlKey, ep .. '|' .. id)
-    terminal({ rec = rec, stream = prefix .. ':s:' .. id, counters = counters, running = running, prefix = prefix,
+    terminal({ rec = rec, stream = prefix .. ':s:' .. id, counters = counters, running = running, ttl = ttlKey, prefix = prefix,
       ep = ep, id = id, status = 'CANCELLED', sync = f[2], streamed = f[5], keepRunMs = keepRunMs,
       keepSyncMs = keepSyncMs, stopWorker = false })
     removed = removed + 1

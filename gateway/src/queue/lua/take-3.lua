@@ -2,12 +2,13 @@
   low-priority list) becomes IN_PROGRESS on that slot's worker under a new lease. Ids whose record is
   gone (ttl, purge) or no longer IN_QUEUE (cancelled) are dropped on the way.
   KEYS[1] wait list P:q:<ep>   KEYS[2] low-priority wait list P:ql:<ep>
-  KEYS[3] running index P:r:<ep> (zset id -> lease/deadline)   KEYS[4] ttl index P:ttl
+  KEYS[3] running index P:r:<ep> (zset id -> lease/deadline)
+  The job keeps its ttl entry while it runs (RunPod: the ttl counts from submission and is a hard limit).
   ARGV[1] record key prefix "P:j:"   ARGV[2] ep   ARGV[3] now (ms)   ARGV[4] lease (ms)
   ARGV[5], ARGV[6], ...: worker, token of slot 1; worker, token of slot 2; ...
   Returns { slot, id, payload JSON, slot, id, payload, ... } (fewer slots than asked = the lists are empty). ]]
 --- @include "lease"
-local waitKey, lowKey, runningKey, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local waitKey, lowKey, runningKey = KEYS[1], KEYS[2], KEYS[3]
 local recPrefix, ep, now, leaseMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local out = {}
 local slots = (#ARGV - 4) / 2
@@ -41,7 +42,6 @@ for slot = 1, slots do
       redis.call('HSET', rec, 'st', 'IN_PROGRESS', 'w', worker, 'tk', token, 'sa', now, 'pw', pw)
       if f[5] then redis.call('HDEL', rec, 'pg') end
       redis.call('ZADD', runningKey, leaseScore(now, leaseMs, now, f[3]), id)
-      redis.call('ZREM', ttlKey, ep .. '|' .. id)
       out[#out + 1] = slot
       out[#out + 1] = id
       out[#out + 1] = f[2]
