@@ -305,6 +305,8 @@ describe("gateway: hardening (issue 11)", function () {
         assert.deepEqual(stop.body?.jobsToStop, [id]);
         assert.equal((await w.done(id, { output: "late" })).status, 404, "no result for a removed job");
         assert.equal((await gc.status(id)).status, 404);
+        await w.ping([id]); // the worker still runs it
+        assert.deepEqual((await w.stop()).body?.jobsToStop, [id], "the stop is repeated while its pings list the removed job");
       } finally {
         await g.close();
       }

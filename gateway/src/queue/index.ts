@@ -309,14 +309,15 @@ export class JobQueue {
     return { code: 200 };
   }
 
-  /** Heartbeat: renews the lease of every listed job this worker holds. */
+  /** Heartbeat: renews the lease of every listed job this worker holds, and repeats the stop of listed
+   *  jobs it must not run any more (cancelled / timed out on it, removed by ttl): ping-1.lua. */
   async ping(ep: string, worker: string, jobIds: string[]): Promise<void> {
     this.ensureEndpoint(ep);
     this.presence.touch(ep, worker, jobIds.length);
     if (jobIds.length) await this.scripts.ping({ ep, worker, now: Date.now(), leaseMs: this.leaseMs(ep), ids: jobIds });
   }
 
-  /** job-stop long-poll: ids of running jobs this worker must stop (cancelled / timed out). */
+  /** job-stop long-poll: ids of running jobs this worker must stop (cancelled / timed out / removed by ttl). */
   async stopSignals(ep: string, worker: string, waitMs: number, isGone: () => boolean): Promise<string[]> {
     const key = this.k.stop(ep, worker);
     const pop = async () => {
