@@ -125,6 +125,7 @@ export class JobQueue {
       log: this.log,
       stopping: this.stopping,
       leaseMs: () => this.leaseMs(ep),
+      maxBytes: this.opts.takeBatchBytes ?? 32 * 1024 * 1024,
       onHanded: (w, n) => this.presence.touch(ep, w, n),
     });
     this.eps.set(ep, d);

@@ -65,14 +65,15 @@ export class Scripts {
       k.ttlMember(o.ep, o.id), o.expiresAt, o.lowPriority ? "1" : "0", o.id, k.events, o.wake, ...o.fields);
   }
 
-  /** one slot per waiting worker slot; returns the jobs handed out (slot index into `slots`) */
-  async take(o: { ep: string; now: number; leaseMs: number; slots: { worker: string; token: string }[] }): Promise<{ slot: number; id: string; payload: string }[]> {
+  /** one slot per waiting worker slot (a worker's slots consecutive: its batch is bounded by maxBytes);
+   *  returns the jobs handed out (slot index into `slots`) and whether the queue ran empty */
+  async take(o: { ep: string; now: number; leaseMs: number; maxBytes: number; slots: { worker: string; token: string }[] }): Promise<{ drained: boolean; jobs: { slot: number; id: string; payload: string }[] }> {
     const k = this.k;
     const r = (await this.call("lsTake", k.wait(o.ep), k.low(o.ep), k.running(o.ep),
-      k.recPrefix, o.ep, o.now, o.leaseMs, ...o.slots.flatMap((s) => [s.worker, s.token]))) as (string | number)[];
-    const out: { slot: number; id: string; payload: string }[] = [];
-    for (let i = 0; i < r.length; i += 3) out.push({ slot: Number(r[i]) - 1, id: String(r[i + 1]), payload: String(r[i + 2]) });
-    return out;
+      k.recPrefix, o.ep, o.now, o.leaseMs, o.maxBytes, ...o.slots.flatMap((s) => [s.worker, s.token]))) as (string | number)[];
+    const jobs: { slot: number; id: string; payload: string }[] = [];
+    for (let i = 1; i < r.length; i += 3) jobs.push({ slot: Number(r[i]) - 1, id: String(r[i + 1]), payload: String(r[i + 2]) });
+    return { drained: Number(r[0]) === 1, jobs };
   }
 
   async finish(o: { ep: string; id: string; worker: string; status: string; field: "out" | "err"; value: string; now: number; retention: Retention }) {
