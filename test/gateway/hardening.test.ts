@@ -280,6 +280,23 @@ describe("gateway: hardening (issue 11)", function () {
       assert.ok(ms < 5000, `took ${ms} ms`); // 15.8 s before, 1.3 s after on a loaded 2-core machine
       for (const id of [ids[0], ids[1500], ids[2999]]) assert.equal((await c.status(id)).body.status, "CANCELLED");
     });
+
+    it("a purged job's webhook is still delivered (its URL comes back from the purge script)", async () => {
+      const rx = await receiver((_rq, rs) => {
+        rs.statusCode = 204;
+        rs.end();
+      });
+      try {
+        const id = (await c.run({ input: "purged", webhook: rx.url })).body.id;
+        assert.equal((await c.purge()).body.removed, 1);
+        await until(async () => rx.got.length >= 1, 10_000, "the webhook of the purged job");
+        const b = JSON.parse(rx.got[0].body);
+        assert.equal(b.id, id);
+        assert.equal(b.status, "CANCELLED");
+      } finally {
+        await rx.close();
+      }
+    });
   });
 
   describe("RunPod semantics", () => {

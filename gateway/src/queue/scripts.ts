@@ -141,7 +141,9 @@ export class Scripts {
     const k = this.k;
     const r = (await this.call("lsPurge", k.wait(o.ep), k.low(o.ep), k.counters(o.ep), k.running(o.ep), k.ttl,
       k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.limit)) as (string | number)[];
-    return { popped: Number(r[0]), removed: Number(r[1]), webhooks: r.slice(2).map(String) };
+    const webhooks: { id: string; url: string }[] = [];
+    for (let i = 2; i < r.length; i += 2) webhooks.push({ id: String(r[i]), url: String(r[i + 1]) });
+    return { popped: Number(r[0]), removed: Number(r[1]), webhooks };
   }
 
   async counts(ep: string) {
