@@ -80,6 +80,9 @@ export async function runLocal(opts: LocalOptions): Promise<TestResult[]> {
       port: 0,
       host: "127.0.0.1",
       scalerPort: null,
+      metricsPort: null,
+      // a local run's webhook receiver is usually on this machine
+      webhookAllowCidrs: ["127.0.0.0/8", "::1/128"],
       apiKeys: [apiKey],
       endpoints: [{ id: LOCAL_ENDPOINT_ID, workerToken }],
       logLevel: process.env.LONGSHORE_LOG_LEVEL || "silent",

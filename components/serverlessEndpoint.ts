@@ -13,7 +13,7 @@ import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
 import {
     DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
-    endpointIdError, workerTokenError, workerUrls,
+    endpointIdError, webhookSecretError, workerTokenError, workerUrls,
 } from "../contract";
 
 export { DEFAULT_SCALER_VALUE, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES } from "../contract";
@@ -100,6 +100,12 @@ export interface ServerlessEndpointArgs {
     volume?: EndpointVolume;
     /** Worker token (a Pulumi secret). Default: a random 256-bit token generated once and kept in state. */
     workerToken?: pulumi.Input<string>;
+    /**
+     * Key the gateway signs this endpoint's webhooks with (Standard Webhooks headers webhook-id,
+     * webhook-timestamp, webhook-signature; docs/gateway.md). A Pulumi secret, 16+ characters, or
+     * "whsec_" + base64. Default: a random 256-bit token generated once and kept in state.
+     */
+    webhookSecret?: pulumi.Input<string>;
     /** Worker heartbeat interval (RUNPOD_PING_INTERVAL), ms. Default 10000. */
     pingIntervalMs?: pulumi.Input<number>;
     /** Image pull secrets (names of Secrets in the workers' namespace). */
@@ -141,6 +147,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
     public readonly scaledObjectName: pulumi.Output<string>;
     /** Name of the endpoint Secret (in the platform namespace). */
     public readonly secretName: pulumi.Output<string>;
+    /** The webhook signing key (a Pulumi secret): give it to your webhook receivers to verify signatures. */
+    public readonly webhookSecret: pulumi.Output<string>;
     // Child resources: getters, TypeScript only (components/children.ts says why).
     /** The worker Deployment. */
     public get deployment(): k8s.apps.v1.Deployment {
@@ -246,6 +254,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         const workerToken = args.workerToken !== undefined
             ? v.check("workerToken", args.workerToken, [nonEmptyString, workerTokenError], undefined, { sensitive: true })
             : new RandomToken(`${name}-worker-token`, { length: 32 }, child).result;
+        const webhookSecret = args.webhookSecret !== undefined
+            ? v.check("webhookSecret", args.webhookSecret, [nonEmptyString, webhookSecretError], undefined, { sensitive: true })
+            : new RandomToken(`${name}-webhook-secret`, { length: 32 }, child).result;
         // the settings the gateway reads (contract EndpointSettings); worker counts and idle timeout live in
         // the ScaledObject, which KEDA reads
         const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue]).apply(
@@ -259,8 +270,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                 labels: pulumi.output(endpointId).apply((id) => ({ ...labels, [ENDPOINT_LABEL]: id })),
             },
             type: "Opaque",
-            stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings]).apply(([id, tok, s]) => ({
+            stringData: pulumi.secret(pulumi.all([endpointId, workerToken, settings, webhookSecret]).apply(([id, tok, s, wh]) => ({
                 [ENDPOINT_SECRET_KEYS.endpointId]: id, [ENDPOINT_SECRET_KEYS.workerToken]: tok, [ENDPOINT_SECRET_KEYS.settings]: s,
+                [ENDPOINT_SECRET_KEYS.webhookSecret]: wh,
             }))),
         }, child));
 
@@ -457,6 +469,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
         this.deploymentName = this.deployment.metadata.name;
         this.scaledObjectName = this.scaledObject.metadata.name;
         this.secretName = this.endpointSecret.metadata.name;
+        this.webhookSecret = pulumi.secret(pulumi.output(webhookSecret));
         this.registerOutputs({
             endpointId: this.endpointId,
             jobUrl: this.jobUrl,
@@ -464,6 +477,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             deploymentName: this.deploymentName,
             scaledObjectName: this.scaledObjectName,
             secretName: this.secretName,
+            webhookSecret: this.webhookSecret,
         });
     }
 }

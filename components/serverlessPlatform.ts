@@ -7,6 +7,7 @@ import { Validator, dnsLabel, positiveInteger, nonEmptyArray, nonEmptyString, re
 import { digestRef, pinnedImage } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { getChild, setChild } from "./children";
+import { cidrProblem } from "../gateway/src/config";
 
 export const GATEWAY_NAME = "longshore-gateway";
 export const REDIS_NAME = "longshore-redis";
@@ -14,6 +15,14 @@ export const API_KEYS_SECRET = "longshore-api-keys";
 export const REDIS_SECRET = "longshore-redis";
 export const GATEWAY_HTTP_PORT = 8080;
 export const GATEWAY_SCALER_PORT = 9090;
+/** Prometheus /metrics of the gateway: a container port only (scraped per pod), never on the gateway Service,
+ *  which may be a LoadBalancer: metrics list endpoint ids and queue depths. */
+export const GATEWAY_METRICS_PORT = 9091;
+/** Default gateway resources. The memory limit matches the gateway's own bounds: its in-flight request-body
+ *  budget (48 MB, ~5x that while parsed and stored) plus ~100 MB baseline stays under 512Mi, and the V8 heap
+ *  is capped below the limit (NODE_OPTIONS) so the gateway collects garbage before the kernel kills it. */
+export const DEFAULT_GATEWAY_RESOURCES = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } };
+const DEFAULT_GATEWAY_NODE_OPTIONS = "--max-old-space-size=384";
 /** Default in-cluster Redis image (a version tag; override with a digest ref or a mirror for air-gapped clusters). */
 export const DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.5";
 
@@ -77,8 +86,18 @@ export interface ServerlessPlatformArgs {
     gatewayImage: pulumi.Input<string>;
     /** Gateway replicas. Default 1. */
     gatewayReplicas?: pulumi.Input<number>;
-    /** Gateway container resources. Default requests cpu 100m, memory 128Mi. */
+    /**
+     * Gateway container resources. Default requests cpu 100m, memory 256Mi; limit memory 512Mi (with
+     * NODE_OPTIONS=--max-old-space-size=384). With your own limit, set gatewayEnv.NODE_OPTIONS to match
+     * (about 75 % of it).
+     */
     gatewayResources?: pulumi.Input<k8s.types.input.core.v1.ResourceRequirements>;
+    /**
+     * CIDRs the gateway may send webhooks to although they are private, loopback or link-local — for
+     * receivers inside the cluster (e.g. the Service CIDR "10.96.0.0/12"). Default none: webhooks go to
+     * public addresses only (docs/gateway.md, SSRF policy).
+     */
+    webhookAllowCidrs?: string[];
     /** Extra plain environment for the gateway (e.g. LOG_LEVEL). */
     gatewayEnv?: Record<string, pulumi.Input<string>>;
     /** Client API keys accepted by the gateway (Pulumi secrets). At least one. */
@@ -177,6 +196,12 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                 v.fail("redis.url", `cannot be combined with the in-cluster Redis settings ${mixed.map((k) => `redis.${k}`).join(", ")}: give either url (external Redis) or in-cluster settings`);
             }
         }
+        const webhookAllowCidrs: string[] = args.webhookAllowCidrs ?? [];
+        if (!Array.isArray(webhookAllowCidrs)) v.fail("webhookAllowCidrs", "must be an array of CIDRs such as 10.96.0.0/12");
+        webhookAllowCidrs.forEach((c, i) => {
+            const broken = typeof c === "string" ? cidrProblem(c) : "must be a string";
+            if (broken) v.fail(`webhookAllowCidrs[${i}]`, broken);
+        });
         for (const key of Object.keys(args.gatewayEnv ?? {})) {
             const broken = envName(key);
             if (broken) v.fail(`gatewayEnv.${key}`, broken);
@@ -327,7 +352,10 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                 replicas,
                 selector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } },
                 template: {
-                    metadata: { labels: gwLabels },
+                    metadata: {
+                        labels: gwLabels,
+                        annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(GATEWAY_METRICS_PORT), "prometheus.io/path": "/metrics" },
+                    },
                     spec: {
                         serviceAccountName: sa.metadata.name,
                         imagePullSecrets: pullSecrets,
@@ -339,10 +367,14 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                             ports: [
                                 { name: "http", containerPort: GATEWAY_HTTP_PORT },
                                 { name: "scaler", containerPort: GATEWAY_SCALER_PORT },
+                                { name: "metrics", containerPort: GATEWAY_METRICS_PORT },
                             ],
                             env: [
                                 { name: "PORT", value: String(GATEWAY_HTTP_PORT) },
                                 { name: "SCALER_PORT", value: String(GATEWAY_SCALER_PORT) },
+                                { name: "METRICS_PORT", value: String(GATEWAY_METRICS_PORT) },
+                                ...(webhookAllowCidrs.length ? [{ name: "LONGSHORE_WEBHOOK_ALLOW_CIDRS", value: webhookAllowCidrs.join(",") }] : []),
+                                ...(args.gatewayResources === undefined && args.gatewayEnv?.NODE_OPTIONS === undefined ? [{ name: "NODE_OPTIONS", value: DEFAULT_GATEWAY_NODE_OPTIONS }] : []),
                                 { name: "REDIS_URL", valueFrom: { secretKeyRef: { name: redisSecret.metadata.name, key: "url" } } },
                                 { name: "LONGSHORE_API_KEYS", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "apiKeys" } } },
                                 { name: "LONGSHORE_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
@@ -351,7 +383,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                             ],
                             livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
                             readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 2 },
-                            resources: args.gatewayResources ?? { requests: { cpu: "100m", memory: "128Mi" } },
+                            resources: args.gatewayResources ?? DEFAULT_GATEWAY_RESOURCES,
                             securityContext: { allowPrivilegeEscalation: false },
                         }],
                     },
@@ -386,4 +418,4 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
     }
 }
 
-const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];
+const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "METRICS_PORT", "LONGSHORE_WEBHOOK_ALLOW_CIDRS", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];

@@ -53,6 +53,14 @@ export function workerTokenError(v: unknown): string | undefined {
     return typeof v === "string" && v.length >= WORKER_TOKEN_MIN ? undefined : `must be a string of at least ${WORKER_TOKEN_MIN} characters`;
 }
 
+// ---------------------------------------------------------------- webhook secret
+/** Key the gateway signs an endpoint's webhooks with (Standard Webhooks): like a worker token, at least 16
+ *  characters ("whsec_" + base64 qualifies; RandomToken makes 32). */
+export const WEBHOOK_SECRET_MIN = 16;
+export function webhookSecretError(v: unknown): string | undefined {
+    return typeof v === "string" && v.length >= WEBHOOK_SECRET_MIN ? undefined : `must be a string of at least ${WEBHOOK_SECRET_MIN} characters`;
+}
+
 // ---------------------------------------------------------------- worker env contract
 /**
  * The RUNPOD_* URLs a worker SDK calls, for an endpoint base `<gateway>/v2/<endpointId>`. `$ID` is filled in
@@ -84,7 +92,7 @@ export function workerEnv(o: { base: string; endpointId: string; pingIntervalMs:
 
 // ---------------------------------------------------------------- endpoint Secret
 /** Data keys of an endpoint Secret (labelled ENDPOINT_LABEL=<id>) the gateway discovers endpoints by. */
-export const ENDPOINT_SECRET_KEYS = { endpointId: "endpointId", workerToken: "workerToken", settings: "settings" } as const;
+export const ENDPOINT_SECRET_KEYS = { endpointId: "endpointId", workerToken: "workerToken", settings: "settings", webhookSecret: "webhookSecret" } as const;
 
 /** The `settings` JSON of an endpoint Secret: per-endpoint settings the gateway applies. */
 export interface EndpointSettings {
@@ -99,6 +107,8 @@ export interface EndpointSettings {
     scalerValue?: number;
     /** per-endpoint rate limit overrides: requests per window */
     rateLimits?: Record<string, number>;
+    /** webhook signing key (the Secret's own `webhookSecret` key, merged in by discovery); unset = unsigned */
+    webhookSecret?: string;
 }
 
 /** Checks a settings object; throws naming `where` and the field. */
@@ -115,5 +125,10 @@ export function validateSettings(o: Record<string, unknown>, where: string): End
         out.scalerType = o.scalerType as ScalerType;
     }
     if (o.rateLimits !== undefined) out.rateLimits = o.rateLimits as Record<string, number>;
+    if (o.webhookSecret !== undefined) {
+        const err = webhookSecretError(o.webhookSecret);
+        if (err) throw new Error(`${where}.webhookSecret ${err}`);
+        out.webhookSecret = o.webhookSecret as string;
+    }
     return out;
 }

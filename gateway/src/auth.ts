@@ -45,3 +45,38 @@ export class ApiKeys {
     return ok;
   }
 }
+
+/**
+ * Failed authentications per source address, fixed window. A source over the limit is answered 429 for
+ * the rest of the window on every request, whatever it presents (letting correct keys through would turn
+ * the 429 back into a yes/no oracle). Per replica, in memory; behind a Service that SNATs, every client
+ * shares the node's address, so the default limit is generous (docs/gateway.md).
+ */
+export class AuthFailures {
+  private readonly windows = new Map<string, { start: number; n: number }>();
+  constructor(private readonly max: number, private readonly windowMs: number) {}
+
+  /** ms until `source` may try again, or 0 when it is not blocked. */
+  blockedFor(source: string, now = Date.now()): number {
+    const w = this.windows.get(source);
+    if (!w) return 0;
+    const left = this.windowMs - (now - w.start);
+    if (left <= 0) {
+      this.windows.delete(source);
+      return 0;
+    }
+    return w.n >= this.max ? left : 0;
+  }
+
+  fail(source: string, now = Date.now()) {
+    let w = this.windows.get(source);
+    if (!w || now - w.start >= this.windowMs) {
+      // bounded: a flood from many sources drops the oldest windows first (Map keeps insertion order)
+      if (!w && this.windows.size >= 100_000) this.windows.delete(this.windows.keys().next().value!);
+      w = { start: now, n: 0 };
+      this.windows.delete(source);
+      this.windows.set(source, w);
+    }
+    w.n++;
+  }
+}

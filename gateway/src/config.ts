@@ -62,6 +62,12 @@ export interface Timings {
   workerGoneMs: number;
   /** KEDA StreamIsActive re-evaluation period (pushes are also triggered by new jobs) */
   scalerPushIntervalMs: number;
+  /** a client must send its request headers within this (slowloris) */
+  headersTimeoutMs: number;
+  /** ... and the whole request, body included, within this (20 MB in 60 s is 2.7 Mbit/s) */
+  requestTimeoutMs: number;
+  /** a request over the in-flight body budget waits this long for room before it is refused (503) */
+  bodyBudgetWaitMs: number;
 }
 
 export const DEFAULT_TIMINGS: Timings = {
@@ -80,6 +86,9 @@ export const DEFAULT_TIMINGS: Timings = {
   webhookTimeoutMs: 10_000,
   workerGoneMs: 60_000,
   scalerPushIntervalMs: 1_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  bodyBudgetWaitMs: 30_000,
 };
 
 export interface Limits {
@@ -88,6 +97,16 @@ export interface Limits {
   streamChunkBytes: number;
   /** job-done body (outputs); RunPod does not document one, 20 MB matches runsync */
   doneBodyBytes: number;
+  /** request bodies held at once, all routes together (a body costs ~3-5x its size while parsed and
+   *  stored). Above it a request waits (timings.bodyBudgetWaitMs), then gets 503 + Retry-After. */
+  inflightBodyBytes: number;
+  /** job-take-batch: payload bytes in one response (at least one job is always handed out) */
+  takeBatchBytes: number;
+  /** webhook receivers' answers: read up to this many bytes, then the connection is dropped */
+  webhookResponseBytes: number;
+  /** smallest policy.executionTimeout / policy.ttl a request may ask for (RunPod: 5 s and 10 s) */
+  minExecutionTimeoutMs: number;
+  minTtlMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -95,7 +114,20 @@ export const DEFAULT_LIMITS: Limits = {
   runsyncBodyBytes: 20 * 1024 * 1024,
   streamChunkBytes: 1024 * 1024,
   doneBodyBytes: 20 * 1024 * 1024,
+  inflightBodyBytes: 48 * 1024 * 1024,
+  takeBatchBytes: 32 * 1024 * 1024,
+  webhookResponseBytes: 64 * 1024,
+  minExecutionTimeoutMs: 5_000,
+  minTtlMs: 10_000,
 };
+
+/** Failed authentications per source address before it is answered 429 for the rest of the window. */
+export interface AuthFailureLimit {
+  max: number;
+  windowMs: number;
+}
+
+export const DEFAULT_AUTH_FAILURE_LIMIT: AuthFailureLimit = { max: 50, windowMs: 60_000 };
 
 export interface GatewayOptions {
   redisUrl: string;
@@ -104,6 +136,14 @@ export interface GatewayOptions {
   host?: string;
   /** KEDA external scaler gRPC port (0 = random, null = disabled). Default 9090. */
   scalerPort?: number | null;
+  /** Prometheus /metrics port, kept off the client port (it lists endpoint ids). 0 = random,
+   *  null = disabled. Default 9091. */
+  metricsPort?: number | null;
+  /** webhook targets: CIDRs allowed although private / loopback / link-local (in-cluster receivers),
+   *  e.g. ["10.96.0.0/12"]. Default none: only public addresses are called. */
+  webhookAllowCidrs?: string[];
+  /** failed authentications per source address (default 50 per 60 s), then 429 */
+  authFailureLimit?: Partial<AuthFailureLimit>;
   /** client API keys; empty = every client request is 401 */
   apiKeys: string[];
   /** static endpoints */
@@ -157,18 +197,41 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
   t("LONGSHORE_RETENTION_RUNSYNC_MS", "retentionRunsyncMs");
   t("LONGSHORE_WEBHOOK_RETRY_DELAY_MS", "webhookRetryDelayMs");
   t("LONGSHORE_SWEEP_INTERVAL_MS", "sweepIntervalMs");
+  t("LONGSHORE_HEADERS_TIMEOUT_MS", "headersTimeoutMs");
+  t("LONGSHORE_REQUEST_TIMEOUT_MS", "requestTimeoutMs");
+  const list = (name: string) => (env[name] || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const webhookAllowCidrs = list("LONGSHORE_WEBHOOK_ALLOW_CIDRS");
+  for (const c of webhookAllowCidrs) {
+    const broken = cidrProblem(c);
+    if (broken) throw new Error(`LONGSHORE_WEBHOOK_ALLOW_CIDRS: ${broken}`);
+  }
   return {
     redisUrl: env.REDIS_URL || "redis://127.0.0.1:6379",
     port: int("PORT", 8080),
     host: env.HOST || "0.0.0.0",
     scalerPort: env.SCALER_PORT === "off" ? null : int("SCALER_PORT", 9090),
-    apiKeys: (env.LONGSHORE_API_KEYS || "").split(",").map((s) => s.trim()).filter(Boolean),
+    metricsPort: env.METRICS_PORT === "off" ? null : int("METRICS_PORT", 9091),
+    webhookAllowCidrs,
+    ...(env.LONGSHORE_AUTH_FAILURE_LIMIT ? { authFailureLimit: { max: int("LONGSHORE_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT.max) } } : {}),
+    apiKeys: list("LONGSHORE_API_KEYS"),
     endpoints,
     kubernetes: discovery === "kubernetes" ? { namespace: env.LONGSHORE_NAMESPACE || readServiceAccountNamespace(fs) } : undefined,
     timings,
     logLevel: env.LOG_LEVEL || "info",
     prefix: env.LONGSHORE_REDIS_PREFIX || "ls",
   };
+}
+
+/** Why `c` is not an IPv4/IPv6 CIDR ("10.0.0.0/8", "fd00::/8"; a bare address means /32 or /128), or undefined. */
+export function cidrProblem(c: string): string | undefined {
+  const net = require("net") as typeof import("net");
+  const [addr, bits, extra] = c.split("/");
+  const fam = net.isIP(addr);
+  const max = fam === 4 ? 32 : 128;
+  if (!fam || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+    return `${JSON.stringify(c)} is not a CIDR such as 10.0.0.0/8 or fd00::/8`;
+  }
+  return undefined;
 }
 
 function readServiceAccountNamespace(fs: typeof import("fs")): string {

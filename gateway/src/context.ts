@@ -1,6 +1,8 @@
 // Shared state handed to the route modules.
 import type { Limits, Timings } from "./config";
-import type { ApiKeys } from "./auth";
+import type { ApiKeys, AuthFailures } from "./auth";
+import type { BodyBudget } from "./budget";
+import type { WebhookTargetPolicy } from "./ssrf";
 import type { EndpointRegistry } from "./endpoints";
 import type { RateLimiter } from "./limits";
 import type { Metrics } from "./metrics";
@@ -10,6 +12,12 @@ export interface Ctx {
   queue: JobQueue;
   registry: EndpointRegistry;
   apiKeys: ApiKeys;
+  authFailures: AuthFailures;
+  /** webhook URLs are checked against it at submit time too (literal addresses, localhost) */
+  webhookPolicy: WebhookTargetPolicy;
+  bodyBudget: BodyBudget;
+  /** returns the request's body reservation early (a handler that no longer holds the body) */
+  releaseBody(req: import("fastify").FastifyRequest): void;
   limiter: RateLimiter;
   limits: Limits;
   timings: Timings;

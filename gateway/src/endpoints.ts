@@ -1,7 +1,7 @@
 // Endpoint discovery: which endpoint ids exist and their worker tokens / settings.
 //  * static: LONGSHORE_ENDPOINTS / LONGSHORE_ENDPOINTS_FILE (JSON array)
 //  * kubernetes: Secrets in LONGSHORE_NAMESPACE labelled longshore.dev/endpoint=<id>, data keys
-//    endpointId, workerToken, settings (JSON). Listed, then watched; changes apply without restart.
+//    endpointId, workerToken, settings (JSON), webhookSecret (optional: signs the endpoint's webhooks). Listed, then watched; changes apply without restart.
 //
 // The Kubernetes source is a small list+watch over the in-cluster REST API with node's https module
 // rather than @kubernetes/client-node: we need exactly one call pattern (list + watch one resource
@@ -49,9 +49,10 @@ export class EndpointRegistry extends EventEmitter {
     if (tokenErr) return `secret ${name}: workerToken ${workerToken === undefined ? "missing" : tokenErr}`;
     let settings = {};
     const raw = dec(KEY.settings);
-    if (raw) {
+    const webhookSecret = dec(KEY.webhookSecret);
+    if (raw || webhookSecret !== undefined) {
       try {
-        settings = validateSettings(JSON.parse(raw), `secret ${name} settings`);
+        settings = validateSettings({ ...(raw ? JSON.parse(raw) : {}), ...(webhookSecret !== undefined ? { webhookSecret } : {}) }, `secret ${name} settings`);
       } catch (e) {
         return `secret ${name}: ${(e as Error).message}`;
       }

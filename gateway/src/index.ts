@@ -1,9 +1,10 @@
 // Public entry of the job gateway. createGateway(opts) starts the HTTP API (Fastify) and the KEDA
 // external scaler (gRPC) over one Redis. main.ts is the process entry that reads the env contract.
-import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, LogController } from "fastify";
+import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest, LogController } from "fastify";
 import pino from "pino";
-import { ApiKeys } from "./auth";
-import { DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, DEFAULT_TIMINGS, GatewayOptions, Limits, RateLimits, Timings } from "./config";
+import { ApiKeys, AuthFailures } from "./auth";
+import { BodyBudget } from "./budget";
+import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, DEFAULT_TIMINGS, GatewayOptions, Limits, RateLimits, Timings } from "./config";
 import type { Ctx } from "./context";
 import { EndpointRegistry, KubeEndpointSource } from "./endpoints";
 import { RateLimiter } from "./limits";
@@ -12,17 +13,22 @@ import { JobQueue } from "./queue";
 import { clientRoutes } from "./routes/client";
 import { workerRoutes } from "./routes/worker";
 import { ScalerServer } from "./scaler";
+import { WebhookTargetPolicy } from "./ssrf";
+import { checkJson, checkNumericQuery } from "./validation";
 import { Webhooks } from "./webhooks";
 
 export * from "./config";
 export { EndpointRegistry, KubeEndpointSource } from "./endpoints";
 export { metricFor } from "./scaler";
+export { signWebhook } from "./webhooks";
 
 export interface Gateway {
   /** http://host:port */
   url: string;
   /** host:port of the KEDA external scaler gRPC server ("" when disabled) */
   scalerAddress: string;
+  /** http://host:port of the Prometheus /metrics server ("" when disabled) */
+  metricsUrl: string;
   app: FastifyInstance;
   registry: EndpointRegistry;
   queue: JobQueue;
@@ -45,12 +51,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     prefix,
     timings,
     log,
+    takeBatchBytes: limits.takeBatchBytes,
     // 3.5 missed pings before a running job is re-queued, never less than LONGSHORE_LEASE_MS
     leaseFor: (ep) => Math.max(timings.leaseMs, Math.ceil(3.5 * (registry.get(ep)?.pingIntervalMs ?? 0))),
     onTerminal: (ep, id, url) => {
       queue
         .status(ep, id)
-        .then((s) => s && webhooks?.enqueue(url, s))
+        .then((s) => s && webhooks?.enqueue(url, s, ep))
         .catch((e) => log.warn({ ep, id, err: (e as Error).message }, "webhook enqueue failed"));
     },
   });
@@ -79,12 +86,33 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   }
 
   const metrics = new Metrics(queue, registry);
-  webhooks = new Webhooks(opts.redisUrl, prefix, timings, log, (ok) => metrics.webhooks.inc({ result: ok ? "ok" : "error" }));
+  const webhookPolicy = new WebhookTargetPolicy(opts.webhookAllowCidrs ?? []);
+  webhooks = new Webhooks(opts.redisUrl, prefix, timings, log, {
+    policy: webhookPolicy,
+    secretFor: (ep) => registry.get(ep)?.webhookSecret,
+    maxResponseBytes: limits.webhookResponseBytes,
+    onAttempt: (ok) => metrics.webhooks.inc({ result: ok ? "ok" : "error" }),
+  });
+  const authLimit = { ...DEFAULT_AUTH_FAILURE_LIMIT, ...(opts.authFailureLimit ?? {}) };
+  // a single body never waits for more than the whole budget (bodyLimit above the budget still works, alone)
+  const bodyBudget = new BodyBudget(limits.inflightBodyBytes, timings.bodyBudgetWaitMs);
+  const reserved = new WeakMap<FastifyRequest, number>();
+  const releaseBody = (req: FastifyRequest) => {
+    const n = reserved.get(req);
+    if (n) {
+      reserved.delete(req);
+      bodyBudget.free(n);
+    }
+  };
   const limiter = new RateLimiter((ep) => ({ ...globalRates, ...(registry.get(ep)?.rateLimits ?? {}) }));
   const ctx: Ctx = {
     queue,
     registry,
     apiKeys: new ApiKeys(opts.apiKeys),
+    authFailures: new AuthFailures(authLimit.max, authLimit.windowMs),
+    webhookPolicy,
+    bodyBudget,
+    releaseBody,
     limiter,
     limits,
     timings,
@@ -105,22 +133,56 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     forceCloseConnections: "idle",
     // long-polls hold requests up to takeWaitMs; keep idle sockets a little longer than that
     keepAliveTimeout: 72_000,
-    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false } },
+    // slow clients (a byte every few seconds) must not hold sockets: headers within headersTimeoutMs, the
+    // whole request within requestTimeoutMs (Node checks every connectionsCheckingInterval). Long-polls are
+    // not affected: the request is complete once received; only the answer is held.
+    requestTimeout: timings.requestTimeoutMs,
+    http: { headersTimeout: timings.headersTimeoutMs, requestTimeout: timings.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, timings.headersTimeoutMs) },
+    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false, strictNumbers: true } },
   });
 
   // Bodies are parsed as JSON whatever the content type: runpod.serverless posts raw JSON as
   // application/x-www-form-urlencoded, and runpod.Endpoint.cancel sends an empty body labelled JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-    const s = (body as string).trim();
-    if (!s) return done(null, undefined);
-    try {
-      done(null, JSON.parse(s));
-    } catch (e) {
-      const err = new Error(`malformed JSON body: ${(e as Error).message}`) as FastifyError;
+    const s = body as string;
+    if (!s.trim()) return done(null, undefined);
+    const bad = (msg: string) => {
+      const err = new Error(msg) as FastifyError;
       err.statusCode = 400;
       done(err, undefined);
+    };
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch (e) {
+      return bad(`malformed JSON body: ${(e as Error).message}`);
     }
+    const problem = checkJson(v);
+    if (problem) return bad(`invalid JSON body: ${problem}`);
+    done(null, v);
+  });
+
+  // Body memory budget (budget.ts): reserved after auth (route onRequest hooks) and before the body is read.
+  app.addHook("preParsing", async (req, reply, payload) => {
+    const cl = Number(req.headers["content-length"] ?? 0);
+    const chunked = req.headers["transfer-encoding"] !== undefined;
+    if (!(cl > 0) && !chunked) return payload;
+    const limit = req.routeOptions.bodyLimit ?? 1024 * 1024;
+    const n = Math.min(cl > 0 ? cl : limit, limit + 1);
+    const ok = await bodyBudget.reserve(n);
+    if (!ok) {
+      reply.header("retry-after", 1);
+      reply.code(503).send({ error: `gateway busy: request bodies in flight are over its memory budget (${limits.inflightBodyBytes} bytes); retry shortly` });
+      return payload;
+    }
+    reserved.set(req, n);
+    reply.raw.once("close", () => releaseBody(req));
+    return payload;
+  });
+  app.addHook("preValidation", async (req, reply) => {
+    const problem = checkNumericQuery(req.query as Record<string, unknown>);
+    if (problem) reply.code(400).send({ error: `invalid request: ${problem}` });
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -160,10 +222,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     if (kube && !kube.synced) return reply.code(503).send({ ready: false, reason: "endpoint secrets not listed yet" });
     return { ready: true, endpoints: registry.list().length };
   });
-  app.get("/metrics", async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
 
   clientRoutes(app, ctx);
   workerRoutes(app, ctx);
@@ -181,8 +239,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     const p = await scaler.listen(host, scalerPort);
     scalerAddress = `${urlHost}:${p}`;
   }
+  let metricsUrl = "";
+  const metricsPort = opts.metricsPort === undefined ? 9091 : opts.metricsPort;
+  if (metricsPort !== null) {
+    const p = await metrics.listen(host, metricsPort);
+    metricsUrl = `http://${urlHost}:${p}`;
+  }
   queue.startSweeper();
-  log.info({ port, scalerAddress, endpoints: registry.list().map((e) => e.id) }, "gateway listening");
+  log.info({ port, scalerAddress, metricsUrl, endpoints: registry.list().map((e) => e.id) }, "gateway listening");
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -194,11 +258,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       await app.close(); // stop accepting; wait for in-flight requests
       clearInterval(sweepIdle);
       await scaler?.close();
+      await metrics.close();
       await webhooks?.close();
       await queue.close();
       log.info("gateway closed");
       log.flush?.();
     })());
 
-  return { url: `http://${urlHost}:${port}`, scalerAddress, app, registry, queue, close };
+  return { url: `http://${urlHost}:${port}`, scalerAddress, metricsUrl, app, registry, queue, close };
 }

@@ -1,4 +1,8 @@
 // Prometheus metrics (prom-client), one registry per gateway instance (tests run several in a process).
+// Served on their own port (METRICS_PORT, default 9091), not the client port: they list endpoint ids and
+// queue depths, which a client key holder (or anyone reaching the public Service) should not enumerate.
+// A bare node:http server: one GET route does not need a second Fastify instance.
+import * as http from "http";
 import * as prom from "prom-client";
 import type { JobQueue } from "./queue";
 import type { EndpointRegistry } from "./endpoints";
@@ -22,6 +26,36 @@ export class Metrics {
       if (this.httpChildren.size < 1000) this.httpChildren.set(k, h);
     }
     h.observe(seconds);
+  }
+
+  private server?: http.Server;
+  /** Starts the /metrics server; resolves with its port. */
+  listen(host: string, port: number): Promise<number> {
+    const srv = http.createServer((req, res) => {
+      const path = (req.url ?? "").split("?")[0];
+      if (req.method !== "GET" || path !== "/metrics") {
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `no route ${req.method} ${path} (this port serves GET /metrics)` }));
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": this.registry.contentType }).end(text),
+        (e) => res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: `metrics unavailable: ${(e as Error).message}` })),
+      );
+    });
+    srv.headersTimeout = 10_000;
+    srv.requestTimeout = 10_000;
+    this.server = srv;
+    return new Promise((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(port, host, () => resolve((srv.address() as { port: number }).port));
+    });
+  }
+
+  close(): Promise<void> {
+    const s = this.server;
+    if (!s) return Promise.resolve();
+    s.closeAllConnections?.();
+    return new Promise((r) => s.close(() => r()));
   }
 
   constructor(queue: JobQueue, registry: EndpointRegistry) {

@@ -22,7 +22,9 @@ describe("gateway: HTTP API", function () {
         { id: "other", workerToken: "worker-token-0-other" },
       ],
       timings: { retentionRunMs: 1500, retentionRunsyncMs: 800 },
-      options: { limits: { runBodyBytes: 64 * 1024, runsyncBodyBytes: 128 * 1024, streamChunkBytes: 8 * 1024 } },
+      // the webhook receivers of this suite listen on loopback
+      // (1 s execution timeouts and ttls keep the timeout tests short; the RunPod minimums are tested in hardening)
+      options: { limits: { runBodyBytes: 64 * 1024, runsyncBodyBytes: 128 * 1024, streamChunkBytes: 8 * 1024, minExecutionTimeoutMs: 1000, minTtlMs: 1000 }, webhookAllowCidrs: ["127.0.0.1/32"] },
     });
     c = client(gw);
   });
@@ -499,12 +501,13 @@ describe("gateway: HTTP API", function () {
     });
   });
 
-  it("serves /healthz, /readyz and Prometheus /metrics", async () => {
+  it("serves /healthz, /readyz, and Prometheus /metrics on the metrics port only", async () => {
     assert.equal((await req("GET", `${gw.url}/healthz`)).status, 200);
     const ready = await req("GET", `${gw.url}/readyz`);
     assert.equal(ready.status, 200);
     assert.equal(ready.body.ready, true);
-    const m = await req("GET", `${gw.url}/metrics`);
+    assert.equal((await req("GET", `${gw.url}/metrics`)).status, 404, "not on the client port: it lists endpoint ids");
+    const m = await req("GET", `${gw.metricsUrl}/metrics`);
     assert.equal(m.status, 200);
     assert.match(m.text, /longshore_jobs_submitted_total\{endpoint="ep",kind="run"\} \d+/);
     assert.match(m.text, /longshore_jobs_waiting\{endpoint="ep"\} \d+/);

@@ -191,7 +191,7 @@ print("RESULT " + json.dumps(out))
     // leaseMs is 3 s in tests; this job runs 5 s on one worker and must not be handed out twice
     const c = client(gw, "sync");
     const taken = async () => {
-      const m = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+      const m = await fetch(`${gw.metricsUrl}/metrics`).then((r) => r.text());
       return Number(/longshore_jobs_taken_total\{endpoint="sync"\} (\d+)/.exec(m)?.[1] ?? 0);
     };
     const before = await taken();

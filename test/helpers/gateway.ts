@@ -14,6 +14,8 @@ export interface TestGateway {
   baseUrl: string;
   /** 127.0.0.1:<scalerPort> (KEDA external scaler gRPC) */
   scalerAddress: string;
+  /** http://127.0.0.1:<metricsPort> (Prometheus /metrics, off the client port) */
+  metricsUrl: string;
   apiKey: string;
   endpoints: EndpointConfig[];
   close(): Promise<void>;
@@ -25,6 +27,8 @@ export interface TestGateway {
   logs(): string;
   /** in-process mode: the gateway's endpoint registry (change settings as discovery would) */
   registry?: import("../../gateway/src/endpoints").EndpointRegistry;
+  /** child mode: the gateway process id (for /proc/<pid>/status) */
+  pid(): number | undefined;
 }
 
 export interface StartGatewayOptions {
@@ -75,6 +79,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       port: 0,
       host: "127.0.0.1",
       scalerPort: 0,
+      metricsPort: 0,
       apiKeys: [apiKey],
       endpoints,
       timings,
@@ -86,6 +91,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       url: gw.url,
       baseUrl: gw.url + "/v2",
       scalerAddress: gw.scalerAddress,
+      metricsUrl: gw.metricsUrl,
       apiKey,
       endpoints,
       registry: gw.registry,
@@ -97,17 +103,20 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
         throw new Error("restart() needs mode: 'child'");
       },
       logs: () => "",
+      pid: () => process.pid,
     };
   }
 
   let port = await freePort();
   let scalerPort = await freePort();
+  let metricsPort = await freePort();
   const root = path.resolve(__dirname, "../..");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
     HOST: "127.0.0.1",
     SCALER_PORT: String(scalerPort),
+    METRICS_PORT: String(metricsPort),
     REDIS_URL: opts.redisUrl,
     LONGSHORE_API_KEYS: apiKey,
     LONGSHORE_ENDPOINTS: JSON.stringify(endpoints),
@@ -161,8 +170,10 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       if (attempt >= 3 || !/EADDRINUSE/.test(String((e as Error).message))) throw e;
       port = await freePort();
       scalerPort = await freePort();
+      metricsPort = await freePort();
       env.PORT = String(port);
       env.SCALER_PORT = String(scalerPort);
+      env.METRICS_PORT = String(metricsPort);
       url = `http://127.0.0.1:${port}`;
       out = "";
     }
@@ -178,6 +189,9 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
     url,
     baseUrl: url + "/v2",
     scalerAddress: `127.0.0.1:${scalerPort}`,
+    get metricsUrl() {
+      return `http://127.0.0.1:${metricsPort}`;
+    },
     apiKey,
     endpoints,
     close: () => kill("SIGTERM"),
@@ -187,6 +201,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       await launch();
     },
     logs: () => out,
+    pid: () => child?.pid,
   };
 }
 

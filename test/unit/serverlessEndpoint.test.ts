@@ -143,13 +143,14 @@ describe("ServerlessEndpoint", () => {
     });
 
     it("endpoint Secret follows the discovery contract and its data is marked secret", async () => {
-        const { secret } = await build(rec, "echo", base({ workerToken: pulumi.secret("a-worker-token-of-32-characters!") }));
+        const { secret } = await build(rec, "echo", base({ workerToken: pulumi.secret("a-worker-token-of-32-characters!"), webhookSecret: pulumi.secret("whsec_c2lnbmluZy1rZXktb2YtMzI=") }));
         assert.ok(secret, "a Secret labelled longshore.dev/endpoint exists");
         assert.strictEqual(secret!.inputs.metadata.namespace, "longshore");
         assert.strictEqual(secret!.inputs.metadata.labels["longshore.dev/endpoint"], "echo");
         assert.ok(isSecretValue(secret!.raw.stringData), "stringData is a Pulumi secret");
         assert.strictEqual(secret!.inputs.stringData.endpointId, "echo");
         assert.strictEqual(secret!.inputs.stringData.workerToken, "a-worker-token-of-32-characters!");
+        assert.strictEqual(secret!.inputs.stringData.webhookSecret, "whsec_c2lnbmluZy1rZXktb2YtMzI=", "the gateway signs this endpoint's webhooks with it");
         const settings = JSON.parse(secret!.inputs.stringData.settings);
         // only settings the gateway reads (contract EndpointSettings); worker counts live in the ScaledObject
         assert.deepStrictEqual(Object.keys(settings).sort(), ["executionTimeoutMs", "pingIntervalMs", "scalerType", "scalerValue"]);
@@ -159,11 +160,13 @@ describe("ServerlessEndpoint", () => {
         assert.ok(!JSON.stringify(rec.one("kubernetes:apps/v1:Deployment").inputs).includes("a-worker-token-of-32-characters!"));
     });
 
-    it("generates the worker token once (RandomToken, secret output) when none is given", async () => {
+    it("generates the worker token and the webhook secret once (RandomToken, secret output) when none is given", async () => {
         const { secret } = await build(rec, "echo", base());
-        const tok = rec.one("pulumi-nodejs:dynamic/longshore:RandomToken");
-        assert.strictEqual(tok.inputs.length, 32);
+        const toks = rec.byType("pulumi-nodejs:dynamic/longshore:RandomToken");
+        assert.deepStrictEqual(toks.map((t) => t.name).sort(), ["echo-webhook-secret", "echo-worker-token"]);
+        for (const t of toks) assert.strictEqual(t.inputs.length, 32);
         assert.strictEqual(secret!.inputs.stringData.workerToken, "mock-random-token-0123456789abcdef");
+        assert.strictEqual(secret!.inputs.stringData.webhookSecret, "mock-random-token-0123456789abcdef");
         assert.ok(isSecretValue(secret!.raw.stringData));
     });
 
@@ -293,6 +296,7 @@ describe("ServerlessEndpoint in preview", () => {
             "kubernetes:core/v1:Secret",
             "kubernetes:keda.sh/v1alpha1:ScaledObject",
             "longshore:index:ServerlessEndpoint",
+            "pulumi-nodejs:dynamic/longshore:RandomToken", // webhook secret
             "pulumi-nodejs:dynamic/longshore:RandomToken",
         ]);
         const so = rec.one("kubernetes:keda.sh/v1alpha1:ScaledObject").inputs;

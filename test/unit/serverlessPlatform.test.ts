@@ -55,6 +55,31 @@ describe("ServerlessPlatform", () => {
         assert.ok(!JSON.stringify(dep).includes("client-key-1"), "API keys never in the Deployment");
     });
 
+    it("gateway: memory limit matching its body budget (heap capped below it), /metrics on its own port off the Service", async () => {
+        new ServerlessPlatform("lp", base({ serviceType: "LoadBalancer", webhookAllowCidrs: ["10.96.0.0/12", "fd00::/8"] }));
+        await settle(rec);
+        const dep = rec.byType("kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata.name === "longshore-gateway")!.inputs;
+        const c = dep.spec.template.spec.containers[0];
+        assert.deepStrictEqual(c.resources, { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } });
+        const env = envOf(c);
+        assert.strictEqual(env.NODE_OPTIONS.value, "--max-old-space-size=384");
+        assert.strictEqual(env.METRICS_PORT.value, "9091");
+        assert.strictEqual(env.LONGSHORE_WEBHOOK_ALLOW_CIDRS.value, "10.96.0.0/12,fd00::/8");
+        assert.ok(c.ports.some((p: any) => p.name === "metrics" && p.containerPort === 9091));
+        assert.strictEqual(dep.spec.template.metadata.annotations["prometheus.io/port"], "9091");
+        const svc = rec.byType("kubernetes:core/v1:Service").find((s) => s.inputs.metadata.name === "longshore-gateway")!.inputs;
+        assert.ok(!svc.spec.ports.some((p: any) => p.port === 9091), "a LoadBalancer Service must not publish the metrics");
+    });
+
+    it("gateway: own resources leave the heap to the user (no NODE_OPTIONS), no allow-list by default", async () => {
+        new ServerlessPlatform("lp", base({ gatewayResources: { limits: { memory: "1Gi" } } }));
+        await settle(rec);
+        const dep = rec.byType("kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata.name === "longshore-gateway")!.inputs;
+        const env = envOf(dep.spec.template.spec.containers[0]);
+        assert.strictEqual(env.NODE_OPTIONS, undefined);
+        assert.strictEqual(env.LONGSHORE_WEBHOOK_ALLOW_CIDRS, undefined);
+    });
+
     it("API keys and the Redis URL are Secrets whose data is marked secret", async () => {
         new ServerlessPlatform("lp", base());
         await settle(rec);
@@ -148,6 +173,7 @@ describe("ServerlessPlatform", () => {
             ["redis size", { redis: { storageSize: "big" } }, /redis\.storageSize \("big"\) must be a Kubernetes quantity/],
             ["redis url scheme", { redis: { url: "http://cache:6379" } }, /redis\.url must be a redis:\/\/ or rediss:\/\/ URL/],
             ["reserved gateway env", { gatewayEnv: { REDIS_URL: "x" } }, /gatewayEnv\.REDIS_URL is set by ServerlessPlatform/],
+            ["bad webhook allow CIDR", { webhookAllowCidrs: ["10.0.0.0/33"] }, /webhookAllowCidrs\[0\] "10\.0\.0\.0\/33" is not a CIDR/],
             ["redis url with in-cluster settings", { redis: { url: "rediss://cache:6379", image: "redis:7.2.5", storage: "ephemeral" } },
                 /redis\.url cannot be combined with the in-cluster Redis settings redis\.image, redis\.storage: give either url \(external Redis\) or in-cluster settings$/],
             ["redis url (an Output) with a password", { redis: { url: pulumi.secret("rediss://:tok@cache:6379"), password: pulumi.secret("pw") } },

@@ -39,6 +39,8 @@ export class Dispatcher {
       log: Logger;
       stopping: Promise<void>;
       leaseMs: () => number;
+      /** payload bytes one worker gets in one answer (after its first job) */
+      maxBytes: number;
       /** a worker got n jobs (presence) */
       onHanded: (worker: string, n: number) => void;
     },
@@ -98,8 +100,9 @@ export class Dispatcher {
           for (const t of this.takers) for (let i = 0; i < t.n && slots.length < MAX_SLOTS; i++) slots.push({ taker: t, worker: t.worker, token: randomUUID() });
           for (const s of slots) s.taker.claiming = true;
           let got: { slot: number; id: string; payload: string }[];
+          let drained: boolean;
           try {
-            got = await this.o.scripts.take({ ep: this.ep, now: Date.now(), leaseMs: this.o.leaseMs(), slots });
+            ({ jobs: got, drained } = await this.o.scripts.take({ ep: this.ep, now: Date.now(), leaseMs: this.o.leaseMs(), maxBytes: this.o.maxBytes, slots }));
           } catch (err) {
             for (const s of slots) s.taker.claiming = false;
             if (this.closed) return;
@@ -129,8 +132,9 @@ export class Dispatcher {
               t.resolve([]);
             }
           }
-          // fewer jobs than slots: the queue is empty, wait for the next one (or for the takers to expire)
-          if (got.length < slots.length) {
+          // the queue ran empty: wait for the next job (or for the takers to expire). Fewer jobs than slots
+          // without that is the byte bound: the rest stay queued for the takers still waiting.
+          if (drained) {
             let timer: NodeJS.Timeout | undefined;
             await Promise.race([woke, this.o.stopping, new Promise<void>((r) => (timer = setTimeout(r, RECHECK_MS)))]);
             clearTimeout(timer);

@@ -45,6 +45,8 @@ export interface JobQueueOptions {
   log: Logger;
   /** per-endpoint lease (ms), asked at every use (settings may change); default timings.leaseMs */
   leaseFor?: (ep: string) => number;
+  /** job-take-batch: payload bytes handed to one worker at once (at least one job always); default 32 MB */
+  takeBatchBytes?: number;
   /** called (fire-and-forget) when a job reaches a terminal state on this replica: webhooks */
   onTerminal?: (ep: string, id: string, webhook: string) => void;
 }
@@ -123,6 +125,7 @@ export class JobQueue {
       log: this.log,
       stopping: this.stopping,
       leaseMs: () => this.leaseMs(ep),
+      maxBytes: this.opts.takeBatchBytes ?? 32 * 1024 * 1024,
       onHanded: (w, n) => this.presence.touch(ep, w, n),
     });
     this.eps.set(ep, d);
@@ -185,7 +188,7 @@ export class JobQueue {
     }
   }
 
-  /** New stream chunks since the last call; waits up to waitMs for one when none is pending. */
+  /** New stream chunks since the last call; waits up to waitMs for one when none is pending (not for a queued job). */
   async streamRead(ep: string, id: string, waitMs: number): Promise<{ status: JobStatus; chunks: unknown[] } | null> {
     const read = async () => {
       const r = await this.scripts.streamRead({ ep, id });
@@ -198,7 +201,8 @@ export class JobQueue {
     this.events.once(EV.done(id), wake);
     try {
       const first = await read();
-      if (!first || first.chunks.length || TERMINAL.has(first.status) || waitMs <= 0) return first;
+      // a queued job has no chunks coming soon: answer now rather than hold the poll (RunPod answers at once)
+      if (!first || first.chunks.length || TERMINAL.has(first.status) || first.status === "IN_QUEUE" || waitMs <= 0) return first;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([woke, this.stopping, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
       clearTimeout(timer);
@@ -229,16 +233,14 @@ export class JobQueue {
     return "ok";
   }
 
-  /** Removes every waiting job (running ones are untouched); they become CANCELLED. */
+  /** Removes every waiting job (running ones are untouched); they become CANCELLED. 500 per script call,
+   *  webhook URLs included in its answer: 3,000 jobs are 6 round trips (issue 11 item 7). */
   async purge(ep: string): Promise<number> {
     let removed = 0;
     for (;;) {
       const r = await this.scripts.purge({ ep, now: Date.now(), retention: this.retention, limit: 500 });
       removed += r.removed;
-      for (const id of r.webhooks) {
-        const wh = await this.redis.hget(this.k.rec(id), F.webhook);
-        if (wh) this.opts.onTerminal?.(ep, id, wh);
-      }
+      for (const h of r.webhooks) this.opts.onTerminal?.(ep, h.id, h.url);
       if (r.popped < 500) break;
     }
     return removed;
@@ -306,14 +308,15 @@ export class JobQueue {
     return { code: 200 };
   }
 
-  /** Heartbeat: renews the lease of every listed job this worker holds. */
+  /** Heartbeat: renews the lease of every listed job this worker holds, and repeats the stop of listed
+   *  jobs it must not run any more (cancelled / timed out on it, removed by ttl): ping-1.lua. */
   async ping(ep: string, worker: string, jobIds: string[]): Promise<void> {
     this.ensureEndpoint(ep);
     this.presence.touch(ep, worker, jobIds.length);
     if (jobIds.length) await this.scripts.ping({ ep, worker, now: Date.now(), leaseMs: this.leaseMs(ep), ids: jobIds });
   }
 
-  /** job-stop long-poll: ids of running jobs this worker must stop (cancelled / timed out). */
+  /** job-stop long-poll: ids of running jobs this worker must stop (cancelled / timed out / removed by ttl). */
   async stopSignals(ep: string, worker: string, waitMs: number, isGone: () => boolean): Promise<string[]> {
     const key = this.k.stop(ep, worker);
     const pop = async () => {

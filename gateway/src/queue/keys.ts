@@ -28,7 +28,7 @@ export class Keys {
   running(ep: string) {
     return `${this.prefix}:r:${ep}`;
   }
-  /** queued jobs' ttl: zset "<ep>|<id>" -> expiry (ms) */
+  /** unfinished (queued and running) jobs' ttl: zset "<ep>|<id>" -> expiry (ms) */
   get ttl() {
     return `${this.prefix}:ttl`;
   }

@@ -28,7 +28,7 @@ export const F = {
   formerWorkers: "pw",
   /** execution timeout (ms) */
   executionTimeout: "xt",
-  /** ttl (ms): how long the job may wait in the queue */
+  /** ttl (ms) from submission: a job not finished by then is removed, queued or running (RunPod) */
   ttl: "ttl",
   /** "1" = lowPriority */
   lowPriority: "lp",

@@ -65,19 +65,20 @@ export class Scripts {
       k.ttlMember(o.ep, o.id), o.expiresAt, o.lowPriority ? "1" : "0", o.id, k.events, o.wake, ...o.fields);
   }
 
-  /** one slot per waiting worker slot; returns the jobs handed out (slot index into `slots`) */
-  async take(o: { ep: string; now: number; leaseMs: number; slots: { worker: string; token: string }[] }): Promise<{ slot: number; id: string; payload: string }[]> {
+  /** one slot per waiting worker slot (a worker's slots consecutive: its batch is bounded by maxBytes);
+   *  returns the jobs handed out (slot index into `slots`) and whether the queue ran empty */
+  async take(o: { ep: string; now: number; leaseMs: number; maxBytes: number; slots: { worker: string; token: string }[] }): Promise<{ drained: boolean; jobs: { slot: number; id: string; payload: string }[] }> {
     const k = this.k;
-    const r = (await this.call("lsTake", k.wait(o.ep), k.low(o.ep), k.running(o.ep), k.ttl,
-      k.recPrefix, o.ep, o.now, o.leaseMs, ...o.slots.flatMap((s) => [s.worker, s.token]))) as (string | number)[];
-    const out: { slot: number; id: string; payload: string }[] = [];
-    for (let i = 0; i < r.length; i += 3) out.push({ slot: Number(r[i]) - 1, id: String(r[i + 1]), payload: String(r[i + 2]) });
-    return out;
+    const r = (await this.call("lsTake", k.wait(o.ep), k.low(o.ep), k.running(o.ep),
+      k.recPrefix, o.ep, o.now, o.leaseMs, o.maxBytes, ...o.slots.flatMap((s) => [s.worker, s.token]))) as (string | number)[];
+    const jobs: { slot: number; id: string; payload: string }[] = [];
+    for (let i = 1; i < r.length; i += 3) jobs.push({ slot: Number(r[i]) - 1, id: String(r[i + 1]), payload: String(r[i + 2]) });
+    return { drained: Number(r[0]) === 1, jobs };
   }
 
   async finish(o: { ep: string; id: string; worker: string; status: string; field: "out" | "err"; value: string; now: number; retention: Retention }) {
     const k = this.k;
-    const r = nil((await this.call("lsFinish", k.rec(o.id), k.stream(o.id), k.counters(o.ep), k.running(o.ep), k.wait(o.ep), k.low(o.ep),
+    const r = nil((await this.call("lsFinish", k.rec(o.id), k.stream(o.id), k.counters(o.ep), k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.ttl,
       o.worker, o.status, o.field, o.value, o.now, o.retention.runMs, o.retention.syncMs, k.prefix, o.ep, o.id)) as string[] | "nf" | null);
     if (r === null || r === "nf") return r;
     const [webhook, previous, ca, sa, rt] = r;
@@ -95,17 +96,18 @@ export class Scripts {
 
   async reap(o: { ep: string; now: number; retention: Retention; maxStalls: number; limit: number; timeoutError: string }) {
     const k = this.k;
-    const r = (await this.call("lsReap", k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.counters(o.ep),
+    const r = (await this.call("lsReap", k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.counters(o.ep), k.ttl,
       k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.maxStalls, o.limit, o.timeoutError)) as (string | number)[];
     const out: { kind: "timeout" | "failed" | "requeued"; id: string; webhook: string; stalls: number }[] = [];
     for (let i = 0; i < r.length; i += 4) out.push({ kind: r[i] as "timeout", id: String(r[i + 1]), webhook: String(r[i + 2]), stalls: Number(r[i + 3]) });
     return out;
   }
 
-  async expire(o: { now: number; limit: number }): Promise<{ ep: string; id: string }[]> {
+  /** jobs removed at their ttl, with the status they had ('' = record already gone) */
+  async expire(o: { now: number; limit: number }): Promise<{ ep: string; id: string; was: string }[]> {
     const r = (await this.call("lsExpire", this.k.ttl, this.k.prefix, o.now, o.limit)) as string[];
-    const out: { ep: string; id: string }[] = [];
-    for (let i = 0; i < r.length; i += 2) out.push({ ep: r[i], id: r[i + 1] });
+    const out: { ep: string; id: string; was: string }[] = [];
+    for (let i = 0; i < r.length; i += 3) out.push({ ep: r[i], id: r[i + 1], was: r[i + 2] });
     return out;
   }
 
@@ -139,7 +141,9 @@ export class Scripts {
     const k = this.k;
     const r = (await this.call("lsPurge", k.wait(o.ep), k.low(o.ep), k.counters(o.ep), k.running(o.ep), k.ttl,
       k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.limit)) as (string | number)[];
-    return { popped: Number(r[0]), removed: Number(r[1]), webhooks: r.slice(2).map(String) };
+    const webhooks: { id: string; url: string }[] = [];
+    for (let i = 2; i < r.length; i += 2) webhooks.push({ id: String(r[i]), url: String(r[i + 1]) });
+    return { popped: Number(r[0]), removed: Number(r[1]), webhooks };
   }
 
   async counts(ep: string) {

@@ -1,5 +1,5 @@
 // Background transitions no request triggers: leases that lapsed (worker gone) and execution timeouts
-// (the running index, every stalledIntervalMs), ttl expiry of queued jobs (every sweepIntervalMs), and
+// (the running index, every stalledIntervalMs), ttl expiry of queued and running jobs (every sweepIntervalMs), and
 // the one-time move of format-1 (BullMQ) queues. Safe on every replica at once: each step is one script.
 import type { EventEmitter } from "events";
 import type { Logger } from "pino";
@@ -47,13 +47,13 @@ export class Sweeper {
     }
   }
 
-  /** queued jobs past their ttl: dropped, /status is 404 from now on */
+  /** jobs past their ttl, queued or running: removed, /status is 404 from now on (a running job's worker is told to stop) */
   async expire(): Promise<void> {
     for (;;) {
       const r = await this.o.scripts.expire({ now: Date.now(), limit: BATCH });
       for (const j of r) {
         this.o.events.emit(EV.done(j.id));
-        this.o.log.info(j, "job ttl expired before it ran");
+        this.o.log.info(j, j.was === "IN_PROGRESS" ? "job ttl expired while it ran: removed, its worker told to stop" : "job ttl expired: removed");
       }
       if (r.length < BATCH) break;
     }

@@ -1,16 +1,16 @@
 // Client API (RunPod serverless v2): run, runsync, status, status-sync, stream, cancel, retry,
 // purge-queue, health. Auth: any LONGSHORE_API_KEYS key, Bearer or raw.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Limits } from "../config";
 import type { Ctx } from "../context";
 import type { LimitKind } from "../limits";
 import { TERMINAL, type SubmitRequest } from "../queue";
+import { authBlocked, authFailed, EP, ID, refuseHead } from "./shared";
 
-const EP = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$" } as const;
-const ID = { type: "string", minLength: 1, maxLength: 128 } as const;
 const WAIT = { type: "integer", minimum: 0, maximum: 3_600_000 } as const;
 const MAX_WAIT_MS = 90_000;
 
-const submitBody = {
+const submitBody = (l: Limits) => ({
   type: "object",
   required: ["input"],
   properties: {
@@ -19,23 +19,26 @@ const submitBody = {
     policy: {
       type: "object",
       properties: {
-        executionTimeout: { type: "integer", minimum: 1000, maximum: 7 * 24 * 3600_000 },
-        ttl: { type: "integer", minimum: 1000, maximum: 7 * 24 * 3600_000 },
+        // RunPod's documented minimums (defaults): executionTimeout 5 s, ttl 10 s
+        executionTimeout: { type: "integer", minimum: l.minExecutionTimeoutMs, maximum: 7 * 24 * 3600_000 },
+        ttl: { type: "integer", minimum: l.minTtlMs, maximum: 7 * 24 * 3600_000 },
         lowPriority: { type: "boolean" },
       },
     },
     s3Config: { type: "object" },
   },
-} as const;
+});
 
 type EpParams = { ep: string };
 type IdParams = { ep: string; id: string };
 
 export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
-  // auth + endpoint existence + rate limit, in that order (unknown endpoints are not rate-limit buckets)
+  // failed-auth limit + auth + endpoint existence + rate limit, in that order (unknown endpoints are not
+  // rate-limit buckets, and only an authenticated caller learns whether an endpoint exists)
   const guard = (kind: LimitKind) => async (req: FastifyRequest<{ Params: EpParams }>, reply: FastifyReply) => {
+    if (authBlocked(ctx, req, reply)) return reply;
     if (!ctx.apiKeys.check(req.headers.authorization)) {
-      return reply.code(401).send({ error: "unauthorized: a valid API key is required (Authorization: Bearer <key>)" });
+      return authFailed(ctx, req, reply, "unauthorized: a valid API key is required (Authorization: Bearer <key>)");
     }
     const ep = ctx.registry.get(req.params.ep);
     if (!ep) return reply.code(404).send({ error: `endpoint ${req.params.ep} not found` });
@@ -50,6 +53,9 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
 
   const submit = async (req: FastifyRequest<{ Params: EpParams; Body: SubmitRequest }>, sync: boolean) => {
     const ep = ctx.registry.get(req.params.ep)!;
+    const hook = req.body.webhook;
+    const bad = hook !== undefined ? ctx.webhookPolicy.urlProblem(hook) : undefined;
+    if (bad) throw Object.assign(new Error(`invalid request: body/webhook: ${bad}`), { statusCode: 400 });
     const id = await ctx.queue.submit(ep.id, req.body, {
       sync,
       defaultExecutionTimeoutMs: ep.executionTimeoutMs ?? ctx.timings.defaultExecutionTimeoutMs,
@@ -61,7 +67,7 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
 
   app.post<{ Params: EpParams; Body: SubmitRequest }>(
     "/v2/:ep/run",
-    { schema: schema({ ep: EP }, { body: submitBody }), bodyLimit: ctx.limits.runBodyBytes, onRequest: guard("run") },
+    { schema: schema({ ep: EP }, { body: submitBody(ctx.limits) }), bodyLimit: ctx.limits.runBodyBytes, onRequest: guard("run") },
     async (req) => {
       const id = await submit(req, false);
       return { id, status: "IN_QUEUE" };
@@ -70,9 +76,12 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
 
   app.post<{ Params: EpParams; Body: SubmitRequest; Querystring: { wait?: number } }>(
     "/v2/:ep/runsync",
-    { schema: schema({ ep: EP }, { body: submitBody, querystring: { type: "object", properties: { wait: WAIT } } }), bodyLimit: ctx.limits.runsyncBodyBytes, onRequest: guard("runsync") },
+    { schema: schema({ ep: EP }, { body: submitBody(ctx.limits), querystring: { type: "object", properties: { wait: WAIT } } }), bodyLimit: ctx.limits.runsyncBodyBytes, onRequest: guard("runsync") },
     async (req) => {
       const id = await submit(req, true);
+      // the body is stored; drop it and its share of the memory budget while this request waits
+      (req as { body: unknown }).body = undefined;
+      ctx.releaseBody(req);
       const s = await ctx.queue.waitStatus(req.params.ep, id, Math.min(req.query.wait ?? MAX_WAIT_MS, MAX_WAIT_MS));
       return s ?? { id, status: "IN_QUEUE" };
     },
@@ -94,7 +103,8 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
     },
   );
 
-  app.get<{ Params: IdParams }>("/v2/:ep/stream/:id", { schema: schema({ ep: EP, id: ID }), onRequest: guard("stream") }, async (req, reply) => {
+  refuseHead(app, "/v2/:ep/stream/:id");
+  app.get<{ Params: IdParams }>("/v2/:ep/stream/:id", { schema: schema({ ep: EP, id: ID }), onRequest: guard("stream"), exposeHeadRoute: false }, async (req, reply) => {
     const r = await ctx.queue.streamRead(req.params.ep, req.params.id, ctx.streamWaitMs);
     if (!r) return reply.code(404).send({ error: `job ${req.params.id} not found (unknown, or past its retention / ttl)` });
     const body: Record<string, unknown> = { id: req.params.id, status: r.status, stream: r.chunks.map((output) => ({ output })) };

@@ -4,21 +4,27 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { safeEqual, credential } from "../auth";
 import type { Ctx } from "../context";
+import { authBlocked, authFailed, EP, ID, refuseHead } from "./shared";
 
-const EP = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$" } as const;
 const WORKER = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$" } as const;
-const ID = { type: "string", minLength: 1, maxLength: 128 } as const;
 
 type P = { ep: string; worker: string; id?: string };
 
+// compared against when the endpoint is unknown; no presented token can be this and an endpoint at once
+const UNKNOWN_ENDPOINT_TOKEN = "\u0000longshore-no-such-endpoint";
+
 export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
+  // Authenticate before saying whether the endpoint exists: an unknown endpoint answers the same 401 as a
+  // wrong token (ids cannot be enumerated), unless the caller proved itself with a client API key.
   const guard = async (req: FastifyRequest<{ Params: P }>, reply: FastifyReply) => {
+    if (authBlocked(ctx, req, reply)) return reply;
     const ep = ctx.registry.get(req.params.ep);
-    if (!ep) return reply.code(404).send({ error: `endpoint ${req.params.ep} not found` });
     const c = credential(req.headers.authorization);
-    if (!c || !safeEqual(c, ep.workerToken)) {
-      return reply.code(401).send({ error: `unauthorized: worker routes need endpoint ${ep.id}'s worker token` });
-    }
+    // the unknown-endpoint path compares too, so both paths cost one digest comparison
+    const ok = !!c && safeEqual(c, ep?.workerToken ?? UNKNOWN_ENDPOINT_TOKEN) && !!ep;
+    if (ok) return;
+    if (!ep && ctx.apiKeys.check(req.headers.authorization)) return reply.code(404).send({ error: `endpoint ${req.params.ep} not found` });
+    return authFailed(ctx, req, reply, `unauthorized: worker routes need the endpoint's worker token (an unknown endpoint answers 401 too)`);
   };
   const params = (p: object) => ({ type: "object", properties: p, required: Object.keys(p) });
   const gone = (req: FastifyRequest) => () => req.raw.destroyed || req.raw.socket.destroyed;
@@ -34,14 +40,16 @@ export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
   };
   const takeQuery = { type: "object", properties: { batch_size: { type: "integer", minimum: 1, maximum: 1000 }, job_in_progress: { type: "string" } } };
 
+  refuseHead(app, "/v2/:ep/job-take/:worker");
   app.get<{ Params: P; Querystring: { batch_size?: number } }>(
     "/v2/:ep/job-take/:worker",
-    { schema: { params: params({ ep: EP, worker: WORKER }), querystring: takeQuery }, onRequest: guard },
+    { schema: { params: params({ ep: EP, worker: WORKER }), querystring: takeQuery }, onRequest: guard, exposeHeadRoute: false },
     (req, reply) => take(req, reply, false),
   );
+  refuseHead(app, "/v2/:ep/job-take-batch/:worker");
   app.get<{ Params: P; Querystring: { batch_size?: number } }>(
     "/v2/:ep/job-take-batch/:worker",
-    { schema: { params: params({ ep: EP, worker: WORKER }), querystring: takeQuery }, onRequest: guard },
+    { schema: { params: params({ ep: EP, worker: WORKER }), querystring: takeQuery }, onRequest: guard, exposeHeadRoute: false },
     (req, reply) => take(req, reply, true),
   );
 
@@ -79,9 +87,10 @@ export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
     },
   );
 
+  refuseHead(app, "/v2/:ep/ping/:worker");
   app.get<{ Params: P; Querystring: { job_id?: string | string[] } }>(
     "/v2/:ep/ping/:worker",
-    { schema: { params: params({ ep: EP, worker: WORKER }) }, onRequest: guard },
+    { schema: { params: params({ ep: EP, worker: WORKER }) }, onRequest: guard, exposeHeadRoute: false },
     async (req) => {
       const raw = req.query.job_id;
       const ids = (Array.isArray(raw) ? raw : raw ? [raw] : [])
@@ -94,9 +103,10 @@ export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
     },
   );
 
+  refuseHead(app, "/v2/:ep/job-stop/:worker");
   app.get<{ Params: P }>(
     "/v2/:ep/job-stop/:worker",
-    { schema: { params: params({ ep: EP, worker: WORKER }) }, onRequest: guard },
+    { schema: { params: params({ ep: EP, worker: WORKER }) }, onRequest: guard, exposeHeadRoute: false },
     async (req, reply) => {
       const ids = await ctx.queue.stopSignals(req.params.ep, req.params.worker, ctx.timings.stopWaitMs, gone(req));
       if (!ids.length) return reply.code(204).send();

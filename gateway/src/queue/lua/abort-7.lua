@@ -16,10 +16,9 @@ if err ~= '' then redis.call('HSET', rec, 'err', err) end
 if f[5] then redis.call('HDEL', rec, 'pg') end
 if st == 'IN_QUEUE' then
   if f[7] == '1' then redis.call('LREM', lowKey, -1, id) else redis.call('LREM', waitKey, -1, id) end
-  redis.call('ZREM', ttlKey, ep .. '|' .. id)
 end
 local stopWorker = false
 if st == 'IN_PROGRESS' and holder then stopWorker = holder end
-terminal({ rec = rec, stream = stream, counters = counters, running = running, prefix = prefix, ep = ep, id = id,
+terminal({ rec = rec, stream = stream, counters = counters, running = running, ttl = ttlKey, prefix = prefix, ep = ep, id = id,
   status = status, sync = f[3], streamed = f[6], keepRunMs = keepRunMs, keepSyncMs = keepSyncMs, stopWorker = stopWorker })
 return { st, holder or '', f[4] or '' }

@@ -3,14 +3,14 @@
   lease lapsed (it stopped pinging while draining on SIGTERM) still delivers a valid result; the first
   result wins and a worker now running the re-queued job is told to stop.
   KEYS[1] record   KEYS[2] stream list   KEYS[3] counters P:cnt:<ep>   KEYS[4] running index P:r:<ep>
-  KEYS[5] wait list   KEYS[6] low-priority wait list
+  KEYS[5] wait list   KEYS[6] low-priority wait list   KEYS[7] ttl index
   ARGV[1] worker   ARGV[2] status   ARGV[3] field 'out' | 'err'   ARGV[4] value JSON   ARGV[5] now (ms)
   ARGV[6] retention of /run jobs (ms)   ARGV[7] retention of /runsync jobs (ms)   ARGV[8] key prefix P
   ARGV[9] ep   ARGV[10] id
   Returns 'nf' (no such job on this endpoint), false (refused), or { webhook, previous status, ca, sa, rt }
   ('' when absent; the last three answer a waiter on this replica without reading the record again). ]]
 --- @include "terminal"
-local rec, stream, counters, running, waitKey, lowKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rec, stream, counters, running, waitKey, lowKey, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local worker, status, field, value, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local keepRunMs, keepSyncMs, prefix, ep, id = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local f = redis.call('HMGET', rec, 'st', 'w', 'sy', 'wh', 'pw', 'ep', 'ca', 'sa', 'rt', 'pg', 'sn', 'lp')
@@ -27,6 +27,6 @@ if st == 'IN_QUEUE' then
 end
 local stopWorker = false
 if (not isHolder) and st == 'IN_PROGRESS' and holder then stopWorker = holder end
-terminal({ rec = rec, stream = stream, counters = counters, running = running, prefix = prefix, ep = ep, id = id,
+terminal({ rec = rec, stream = stream, counters = counters, running = running, ttl = ttlKey, prefix = prefix, ep = ep, id = id,
   status = status, sync = f[3], streamed = f[11], keepRunMs = keepRunMs, keepSyncMs = keepSyncMs, stopWorker = stopWorker })
 return { f[4] or '', st, f[7] or '', f[8] or '', f[9] or '' }

@@ -2,11 +2,12 @@
   TIMED_OUT (the worker is told to stop); otherwise the lease lapsed (the worker stopped pinging) ->
   back to the head of the queue, or FAILED once it lost its worker more than maxStalls times.
   KEYS[1] running index P:r:<ep>   KEYS[2] wait list   KEYS[3] low-priority wait list   KEYS[4] counters
+  KEYS[5] ttl index (a re-queued job keeps its entry; a terminal one loses it)
   ARGV[1] key prefix P   ARGV[2] ep   ARGV[3] now (ms)   ARGV[4] retention /run   ARGV[5] retention /runsync
   ARGV[6] maxStalls   ARGV[7] at most this many jobs   ARGV[8] timeout error JSON
   Returns { kind, id, webhook, stalls, ... } with kind 'timeout' | 'failed' | 'requeued'. ]]
 --- @include "terminal"
-local running, waitKey, lowKey, counters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local running, waitKey, lowKey, counters, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, ep, now, keepRunMs, keepSyncMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local maxStalls, limit, timeoutErr = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local out = {}
@@ -17,7 +18,7 @@ for _, id in ipairs(due) do
   if f[1] ~= 'IN_PROGRESS' then
     redis.call('ZREM', running, id)
   else
-    local t = { rec = rec, stream = prefix .. ':s:' .. id, counters = counters, running = running, prefix = prefix,
+    local t = { rec = rec, stream = prefix .. ':s:' .. id, counters = counters, running = running, ttl = ttlKey, prefix = prefix,
       ep = ep, id = id, sync = f[5], streamed = f[8], keepRunMs = keepRunMs, keepSyncMs = keepSyncMs, stopWorker = false }
     if f[7] then redis.call('HDEL', rec, 'pg') end
     if now >= tonumber(f[3]) + tonumber(f[4]) then
