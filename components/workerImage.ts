@@ -190,7 +190,12 @@ export class WorkerImage extends pulumi.ComponentResource {
             this.repository = repository;
             this.tags = fullTags;
             this.digest = pulumi.all([image.digest, push]).apply(([d, p]) => {
-                if (p && !d) throw new Error(`WorkerImage "${name}": the build produced no digest (was it pushed?)`);
+                if (p && !d) {
+                    // The preview of a changed image (buildOnPreview false): the provider builds nothing and answers an
+                    // empty digest. It is known after the build, so the preview shows the ref as computed, not an error.
+                    if (pulumi.runtime.isDryRun() && !(args.buildOnPreview ?? false)) return pulumi.unknown as unknown as string;
+                    throw new Error(`WorkerImage "${name}": the build produced no digest (was it pushed?)`);
+                }
                 return d;
             });
             this.ref = pulumi.all([repository, this.digest]).apply(([repo, d]) => `${repo}@${d}`);

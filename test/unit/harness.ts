@@ -51,7 +51,7 @@ export function containsSecret(v: any): boolean {
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 
 /** Installs fresh mocks. `preview` runs the program as `pulumi preview` would (unknown outputs for new resources). */
-export async function mockPulumi(opts: { preview?: boolean; stack?: string } = {}): Promise<Recorder> {
+export async function mockPulumi(opts: { preview?: boolean; stack?: string; emptyImageDigests?: boolean } = {}): Promise<Recorder> {
     const resources: Registered[] = [];
     const invokes: { token: string; args: any }[] = [];
     const rec: Recorder = {
@@ -79,8 +79,10 @@ export async function mockPulumi(opts: { preview?: boolean; stack?: string } = {
             }
             if (args.type === "pulumi-nodejs:dynamic/longshore:RandomToken") state.result = "mock-random-token-0123456789abcdef";
             if (args.type === "docker-build:index:Image") {
-                state.digest = FAKE_DIGEST;
-                state.ref = `${inputs.tags?.[0]}@${FAKE_DIGEST}`;
+                // emptyImageDigests: what the real docker-build provider answers for an image it does not build
+                // (a preview of a changed image with buildOnPreview false).
+                state.digest = opts.emptyImageDigests ? "" : FAKE_DIGEST;
+                state.ref = opts.emptyImageDigests ? "" : `${inputs.tags?.[0]}@${FAKE_DIGEST}`;
             }
             if (args.type === "aws:eks/nodeGroup:NodeGroup") {
                 state.nodeGroupName = inputs.nodeGroupName ?? `${args.name}-ng`;

@@ -10,6 +10,25 @@ const build = (extra: Partial<WorkerImageArgs> = {}): WorkerImageArgs => ({
     ...extra,
 });
 
+describe("WorkerImage: the build's digest", () => {
+    // What `pulumi up` meets when an image's context changed (a code change under review): the preview step
+    // builds nothing (buildOnPreview false) and the docker-build provider answers an empty digest.
+    it("in preview, an image that is not built yet has an unknown digest and ref (computed), not an error", async () => {
+        const rec = await mockPulumi({ preview: true, emptyImageDigests: true });
+        const img = new WorkerImage("echo", build());
+        await settle(rec);
+        assert.strictEqual(await (img.digest as any).isKnown, false);
+        assert.strictEqual(await (img.ref as any).isKnown, false);
+    });
+
+    it("during an update, a pushed build without a digest is still an error", async () => {
+        const rec = await mockPulumi({ emptyImageDigests: true });
+        const img = new WorkerImage("echo", build());
+        await settle(rec);
+        assert.match((await rejectionOf(img.digest)).message, /WorkerImage "echo": the build produced no digest/);
+    });
+});
+
 describe("WorkerImage (build)", () => {
     let rec: Recorder;
     beforeEach(async () => {
