@@ -27,10 +27,8 @@ const runKubectl: KubectlRunner = (args) => {
     try {
         return execFileSync("kubectl", args, { encoding: "utf8", timeout: 20_000, stdio: ["ignore", "pipe", "pipe"] });
     } catch (e) {
-        const err = e as { code?: string; stderr?: string };
-        // NotFound is an answer: no KEDA there. Anything else (no kubectl, no cluster) is no answer.
-        if (typeof err.stderr === "string" && /NotFound|not found/.test(err.stderr) && !/command not found/.test(err.stderr)) return "";
-        return undefined;
+        // "Error from server (NotFound)" is an answer: no KEDA there. Anything else (no kubectl, no cluster) is none.
+        return /\(NotFound\)/.test(String((e as { stderr?: unknown }).stderr ?? "")) ? "" : undefined;
     }
 };
 

@@ -216,14 +216,19 @@ add_host_node() {
   chroot "$dir" npm --version > /dev/null || die "npm does not run inside the node-base rootfs"
 }
 
+# manifest_exists HOST/REPO:TAG — the registry at HOST (plain HTTP) serves that tag
+manifest_exists() {
+  local host=${1%%/*} path=${1#*/}
+  curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$host/v2/${path%:*}/manifests/${path##*:}"
+}
+
 # image REF TARBALL CHANGES... — import + push unless the registry already has REF built from TARBALL
 image() {
   local ref=$1 tar=$2; shift 2
   local stampf="$LONGSHORE_CACHE/registry/.longshore-$(echo "$ref" | tr '/:' '__')"
   local key; key="$(basename "$tar")|$(stat -c %s-%Y "$tar")|$*"
-  local host=${ref%%/*}; local repo=${ref#"$host/"}; repo=${repo%:*}; local tag=${ref##*:}
-  if [ "$(cat "$stampf" 2>/dev/null)" = "$key" ] && curl -fsS -o /dev/null \
-      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$host/v2/$repo/manifests/$tag"; then
+  if [ "$(cat "$stampf" 2>/dev/null)" = "$key" ] && manifest_exists "$ref"; then
     return 0
   fi
   local args=(); for c in "$@"; do args+=(--change "$c"); done
@@ -269,15 +274,11 @@ check() {
   for d in containerd dockerd registry registry-mirror; do pid_alive "$d" || die "$d is not running (pg up)"; done
   ctr --address "$CONTAINERD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1.*cri.*ok' || die "containerd CRI plugin is not ok"
   "$DOCKER" info --format '{{.Driver}} {{.CgroupDriver}}' | grep -q '^overlay2 cgroupfs$' || die "dockerd is not overlay2+cgroupfs"
+  local ref t
   for ref in longshore/python-base:3.11-bookworm longshore/node-base:20-bookworm longshore/pause:3.9; do
-    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-      "http://$REG/v2/${ref%:*}/manifests/${ref##*:}" || die "$REG/$ref is not in the registry"
+    manifest_exists "$REG/$ref" || die "$REG/$ref is not in the registry"
   done
-  local t
-  for t in "${MIRROR_TAGS[@]}"; do
-    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-      "http://$MIRROR_REG/v2/library/${t%:*}/manifests/${t##*:}" || die "docker.io mirror lacks $t (pg up)"
-  done
+  for t in "${MIRROR_TAGS[@]}"; do manifest_exists "$MIRROR_REG/library/$t" || die "docker.io mirror lacks $t (pg up)"; done
   local out
   out=$("$DOCKER" run --rm "$REG/longshore/python-base:3.11-bookworm" sh -c 'python --version && pip --version | cut -d" " -f1-2') \
     || die "python-base does not run"

@@ -96,7 +96,8 @@ describe("e2e: the local stack on the proving ground", function () {
       spec: { group: "preflight.longshore.dev", scope: "Namespaced", names: { kind: "Widget", plural: "widgets" },
         versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object" } } }] },
     });
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "longshore-e2e-")), "crd.json");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "longshore-e2e-"));
+    const file = path.join(dir, "crd.json");
     fs.writeFileSync(file, manifest);
     try {
       await kubectl(["apply", "--server-side", "-f", file]);
@@ -105,6 +106,7 @@ describe("e2e: the local stack on the proving ground", function () {
       assert.match(foreignKedaMessage("keda", found!), /managed by kubectl, not by Pulumi/);
     } finally {
       await kubectl(["delete", "-f", file, "--ignore-not-found"]);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
