@@ -79,7 +79,7 @@ export function worker(gw: TestGateway, workerId: string, ep: EndpointConfig = g
 }
 
 let pythonPath: string | undefined;
-/** The venv python with runpod==1.12.0 (scripts/setup-python.sh, cached). */
+/** The venv python with scripts/python-requirements.txt (runpod==1.12.0 …; scripts/setup-python.sh, cached). */
 export function venvPython(): string {
   if (!pythonPath) {
     const root = path.resolve(__dirname, "../..");
