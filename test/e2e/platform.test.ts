@@ -7,63 +7,28 @@
 // GpuNodePool is AWS-only: it is covered by the mock tests and the eks stack's preview, not here.
 // The same platform then takes an endpoint from a Python program through the generated SDK (pythonProgram.ts).
 import { strict as assert } from "assert";
-import { execFile, execFileSync } from "child_process";
-import * as crypto from "crypto";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
-import { REPO, kubectl, kubectlJson, loadProvingGroundEnv, log, requireProvingGround, waitFor } from "./harness";
+import { Stack } from "@pulumi/pulumi/automation";
+import { REPO, kubectl, kubectlJson, log, waitFor } from "./harness";
+import { DeployedStack, deployedStack } from "./stack";
 import { pythonProgramSuite } from "./pythonProgram";
 import { KEDA_MARKER_CRD, findForeignKeda, foreignKedaMessage, isPulumiManager } from "../../components/kedaPreflight";
 
-const STACK = process.env.LONGSHORE_E2E_STACK ?? "local";
-
 describe("e2e: the local stack on the proving ground", function () {
   this.timeout(40 * 60_000);
+  let d: DeployedStack;
   let stack: Stack;
-  let outputs: OutputMap;
-  let createdHere = false;
   let apiKey = "";
   let gatewayBase = ""; // http://<clusterIP>:8080
   let ns = "";
-
-  const out = (k: string): string => {
-    const v = outputs[k]?.value;
-    assert.ok(v !== undefined, `stack output ${k} is missing`);
-    return String(v);
-  };
+  const out = (k: string): string => d.out(k);
 
   before(async function () {
-    loadProvingGroundEnv();
-    requireProvingGround();
-    const ws = await LocalWorkspace.create({ workDir: REPO });
-    createdHere = !(await ws.listStacks()).some((s) => s.name === STACK);
-    // The stack's own config file (not committed) gets the committed defaults it lacks, as `npm run up` does.
-    execFileSync("node", [`${REPO}/scripts/seed-stack-config.js`, STACK], { stdio: "inherit" });
-    stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: REPO });
-    const existing = await stack.getConfig("longshore:apiKeys").catch(() => undefined);
-    apiKey = existing?.value.split(",")[0]?.trim() || `lsk-${crypto.randomBytes(18).toString("hex")}`;
-    if (!existing) await stack.setConfig("longshore:apiKeys", { value: apiKey, secret: true });
-    log(`pulumi up --stack ${STACK} (created here: ${createdHere})`);
-    const t0 = Date.now();
-    const up = await stack.up({ color: "never", onOutput: (s) => process.env.LONGSHORE_E2E_VERBOSE && process.stdout.write(s) });
-    log(`pulumi up: ${up.summary.result} in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${JSON.stringify(up.summary.resourceChanges)}`);
-    outputs = up.outputs;
-    ns = out("namespace");
-    const svc = await kubectlJson(["-n", ns, "get", "service", "longshore-gateway"]);
-    gatewayBase = `http://${svc.spec.clusterIP}:8080`;
-  });
-
-  after(async function () {
-    if (!stack) return;
-    if (createdHere || process.env.LONGSHORE_E2E_DESTROY === "1") {
-      log(`pulumi destroy --stack ${STACK}`);
-      await stack.destroy({ color: "never" });
-      await stack.workspace.removeStack(STACK, { preserveConfig: true });
-    } else {
-      log(`stack ${STACK} existed before the suite (npm run up): left deployed`);
-    }
+    d = await deployedStack();
+    ({ stack, apiKey, gatewayBase, ns } = d);
   });
 
   it("created every component of the local stack with the real engine", async () => {
