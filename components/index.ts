@@ -9,3 +9,5 @@ export * from "./serverlessEndpoint";
 export * from "./gpuNodePool";
 export * from "./nvidiaDevicePlugin";
 export * from "./keda";
+export * from "./imagePrePull";
+export * from "./modelCache";

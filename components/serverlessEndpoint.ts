@@ -11,6 +11,7 @@ import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
+import { ImagePrePull } from "./imagePrePull";
 import {
     DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
     endpointIdError, webhookSecretError, workerTokenError, workerUrls,
@@ -52,6 +53,16 @@ export interface EndpointVolume {
     mountPath?: pulumi.Input<string>;
     /** Mount read-only. Default false. */
     readOnly?: pulumi.Input<boolean>;
+}
+
+/** Image pre-pull (components/imagePrePull.ts): keep the worker image on every node the workers can run on. */
+export interface EndpointPrePull {
+    /** Default: true for GPU endpoints, false for cpuOnly ones. */
+    enabled?: boolean;
+    /** Image the pre-pull pod idles on, by digest. Default registry.k8s.io/pause:3.10 (by digest). */
+    pauseImage?: pulumi.Input<string>;
+    /** No-op command run in the worker image after the pull. Default ["sh", "-c", "exit 0"]. */
+    command?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 export interface ServerlessEndpointArgs {
@@ -116,6 +127,8 @@ export interface ServerlessEndpointArgs {
     tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
     /** Extra labels on the Deployment and its pods. */
     labels?: Record<string, string>;
+    /** Keep the worker image on the nodes so scale-up never waits for a pull. Default on for GPU endpoints. */
+    prePull?: EndpointPrePull;
 }
 
 /** Normalises a GPU type name to its nvidia.com/gpu.product label value. */
@@ -390,6 +403,14 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             volumeMounts.push({ name: "volume", mountPath, readOnly: vol.readOnly });
         }
 
+        // Image pre-pull: on by default for GPU endpoints (their images are the multi-GB ones); the workers wait
+        // for it, so after `pulumi up` the image is on every node before the first job.
+        const prePullOn = args.prePull?.enabled ?? !cpuOnly;
+        const prePull = prePullOn ? new ImagePrePull(name, {
+            image, namespace, tolerations, affinity: affinity as pulumi.Output<k8s.types.input.core.v1.Affinity>, nodeSelector: args.nodeSelector, imagePullSecrets: args.imagePullSecrets,
+            pauseImage: args.prePull?.pauseImage, command: args.prePull?.command, labels: args.labels,
+        }, child) : undefined;
+
         setChild(this, "deployment", new k8s.apps.v1.Deployment(`${name}-worker`, {
             metadata: { name: deploymentName, namespace, labels: podLabels },
             spec: {
@@ -423,7 +444,7 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, { parent: this, ignoreChanges: ["spec.replicas"] }));
+        }, { parent: this, ignoreChanges: ["spec.replicas"], dependsOn: prePull ? [prePull] : [] }));
 
         const behavior = pulumi.all([idleTimeout, maxWorkers]).apply(([idle, mx]) => ({
             scaleDown: {

@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
 import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { coldStartBlock } from "./coldStart";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -82,8 +83,11 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     }, k8sOpts);
 
     const workerImage = workerImageFrom(cfg, endpointId, registry);
-    const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage),
+    // Image pre-pull (on for GPU endpoints) idles on this pause image: the proving ground's own, by digest.
+    const prePullPause = pinnedImage(cfg.get("prePullPauseImage"), "prepull-pause-image");
+    const endpoint = new ServerlessEndpoint(endpointId, { ...endpointArgsFrom(ep, endpointId, platform, workerImage), prePull: { pauseImage: prePullPause } },
         { ...k8sOpts, dependsOn: deps });
+    const coldStart = coldStartBlock(cfg, platform, registry, prePullPause, k8sOpts, deps);
 
     return {
         target: "local",
@@ -98,5 +102,8 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         jobUrl: endpoint.jobUrl,
         workerDeployment: endpoint.deploymentName,
         scaledObject: endpoint.scaledObjectName,
+        /** The pause image the endpoints' image pre-pull idles on (by digest); other stacks pass it on. */
+        prePullPauseImage: prePullPause,
+        ...coldStart,
     };
 }

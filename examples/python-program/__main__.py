@@ -7,6 +7,8 @@ Config (pulumi config set ...):
   platformNamespace, gatewayUrl, scalerAddress   the platform's outputs
   image                                          a worker image pinned by digest (repo@sha256:...)
   endpointId                                     optional, default "hello-py"
+  prePullPauseImage                              optional: the pause image the image pre-pull idles on
+                                                 (by digest; default registry.k8s.io/pause:3.10)
 """
 import pulumi
 import pulumi_longshore as longshore
@@ -29,6 +31,8 @@ endpoint = longshore.ServerlessEndpoint(
     scaler_type=longshore.ScalerType.QUEUE_DELAY,
     scaler_value=1,
     gpu_count=1,
+    # GPU endpoints keep their image on the nodes (pre-pull); on an offline cluster, name a local pause image.
+    pre_pull=longshore.EndpointPrePullArgs(pause_image=cfg.get("prePullPauseImage")) if cfg.get("prePullPauseImage") else None,
 )
 
 pulumi.export("endpointId", endpoint.endpoint_id)

@@ -141,6 +141,8 @@ export class ScalerServer {
         if (active !== last) {
           last = active;
           call.write({ result: active });
+          // One line per change (not per check): the cold-start bench reads when activation was sent.
+          this.log.info({ endpointId: spec.endpointId, active, at: Date.now() }, "scaler: activity pushed");
         }
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, "StreamIsActive check failed");

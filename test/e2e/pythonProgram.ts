@@ -71,6 +71,8 @@ export function pythonProgramSuite(platform: PlatformContext): void {
         gatewayUrl: { value: platform.out("gatewayUrl") },
         scalerAddress: { value: platform.out("scalerAddress") },
         image: { value: platform.out("workerImage") },
+        // image pre-pull (on for GPU endpoints) idles on the proving ground's pause image, by digest
+        prePullPauseImage: { value: platform.out("prePullPauseImage") },
       });
       t0 = Date.now();
       const up = await stack.up({ color: "never", onOutput: (s) => process.env.LONGSHORE_E2E_VERBOSE && process.stdout.write(s) });

@@ -15,7 +15,7 @@ import * as components from "../../components";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PROVIDER_DIR = path.join(ROOT, "provider");
-const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda"];
+const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda", "ImagePrePull", "ModelCache"];
 const token = (name: string) => `longshore:index:${name}`;
 
 type Prop = { type?: string; $ref?: string; plain?: boolean; optional?: boolean; description?: string; items?: Prop; additionalProperties?: Prop };
@@ -172,6 +172,17 @@ describe("provider/: the components' schema for other languages (Pulumi componen
                 volume: { size: "10Gi", storageClassName: "efs", accessModes: ["ReadWriteMany"], mountPath: "/runpod-volume", readOnly: false },
                 workerToken: "0123456789abcdef0123", pingIntervalMs: 5000, imagePullSecrets: ["regcred"], nodeSelector: { pool: "gpu" },
                 tolerations: toleration, labels: { team: "ml" },
+                prePull: { enabled: true, pauseImage: DIGEST_REF, command: ["true"] },
+            },
+            ImagePrePull: {
+                image: DIGEST_REF, namespace: "workers", command: ["sh", "-c", "exit 0"], pauseImage: DIGEST_REF, nodeSelector: { pool: "gpu" },
+                tolerations: toleration, affinity: { nodeAffinity: {} }, imagePullSecrets: ["regcred"], labels: { team: "ml" },
+            },
+            ModelCache: {
+                namespace: "workers", version: "v1", sha256: "a".repeat(64),
+                source: { url: "s3://models/tiny/model.bin", s3Endpoint: "http://s3.local:8333", region: "us-east-1", credentials: { accessKeyId: "ak", secretAccessKey: "sk" } },
+                storage: { size: "10Gi", storageClassName: "efs", accessModes: ["ReadWriteMany"] }, fillImage: DIGEST_REF, fileName: "model.bin",
+                extract: false, mountPath: "/models", tolerations: toleration, nodeSelector: { pool: "gpu" }, timeoutSeconds: 600,
             },
             GpuNodePool: {
                 clusterName: "longshore", subnetIds: ["subnet-1", "subnet-2"], instanceTypes: ["g5.xlarge"], capacityType: "SPOT",

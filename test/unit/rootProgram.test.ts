@@ -66,7 +66,8 @@ describe("root program (index.ts)", function () {
             const gw = rec.byType("docker-build:index:Image").find((i) => i.inputs.tags[0].includes("gateway"))!.inputs;
             assert.deepStrictEqual(gw.dockerfile, { location: "gateway/Dockerfile" });
             // the configured tag is pinned to the digest the registry serves (WorkerImage.pin), never deployed as a tag
-            assert.match(rec.one("kubernetes:apps/v1:DaemonSet").inputs.spec.template.spec.containers[0].image,
+            const plugin = rec.byType("kubernetes:apps/v1:DaemonSet").find((d) => !d.inputs.metadata.labels?.["longshore.dev/prepull"])!;
+            assert.match(plugin.inputs.spec.template.spec.containers[0].image,
                 /^localhost:5000\/longshore\/fake-gpu-device-plugin@sha256:[0-9a-f]{64}$/);
         });
 

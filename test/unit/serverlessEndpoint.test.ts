@@ -292,9 +292,11 @@ describe("ServerlessEndpoint in preview", () => {
         await settle(rec);
         const types = rec.resources.map((r) => r.type).sort();
         assert.deepStrictEqual(types, [
+            "kubernetes:apps/v1:DaemonSet", // image pre-pull (on for GPU endpoints)
             "kubernetes:apps/v1:Deployment",
             "kubernetes:core/v1:Secret",
             "kubernetes:keda.sh/v1alpha1:ScaledObject",
+            "longshore:index:ImagePrePull",
             "longshore:index:ServerlessEndpoint",
             "pulumi-nodejs:dynamic/longshore:RandomToken", // webhook secret
             "pulumi-nodejs:dynamic/longshore:RandomToken",
