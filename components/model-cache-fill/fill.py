@@ -104,6 +104,14 @@ def main():
     tmp = os.path.join(dest, f".fill-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
+    try:
+        publish(url, want, name, extract, tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed fill leaves nothing behind
+
+
+def publish(url, want, name, extract, tmp, final):
+    version = os.path.basename(final)
     blob = os.path.join(tmp, name if not extract else ".archive")
     print(f"model cache: filling {version} from {url}", flush=True)
     if url.startswith("s3://"):
@@ -115,7 +123,6 @@ def main():
     got = sha256_of(blob)
     size = os.path.getsize(blob)
     if got != want:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise Permanent(3, f"checksum mismatch for {url}: expected sha256 {want}, got {got} ({size} bytes); nothing was published")
     if extract:
         with tarfile.open(blob) as t:

@@ -16,6 +16,8 @@ def model_digest(path):
     out = {}
     for root, _, files in os.walk(path):
         for f in sorted(files):
+            if f.startswith("."):
+                continue  # the cache's own marker file
             p = os.path.join(root, f)
             h = hashlib.sha256()
             with open(p, "rb") as fh:
