@@ -68,6 +68,13 @@ export interface GpuNodePoolArgs {
     desiredSize?: number;
     /** Root (AL2023) / data (Bottlerocket) volume size in GiB, gp3, encrypted. Default 100. */
     diskSizeGiB?: number;
+    /**
+     * Pre-pulled images (Bottlerocket only): an EBS snapshot of a Bottlerocket data volume whose containerd
+     * already holds the worker images, e.g. made with AWS's bottlerocket-images-cache tooling. Each new node's data
+     * volume starts from it, so a node added by the autoscaler does not pull the multi-GB worker image.
+     * docs/cold-start.md#eks. Default none.
+     */
+    imageCacheSnapshotId?: pulumi.Input<string>;
     /** nvidia.com/gpu.product label value. Default: from the instance types (GPU_INSTANCE_TYPES). */
     gpuProduct?: string;
     /** GPUs per node. Default: from the instance types; required for types not in GPU_INSTANCE_TYPES. */
@@ -136,6 +143,9 @@ export class GpuNodePool extends pulumi.ComponentResource {
         if (maxSize < minSize) v.fail("maxSize", `(${maxSize}) must be >= minSize (${minSize})`);
         if (desiredSize < minSize || desiredSize > maxSize) v.fail("desiredSize", `(${desiredSize}) must be between minSize (${minSize}) and maxSize (${maxSize})`);
         const diskSize = args.diskSizeGiB ?? 100;
+        if (args.imageCacheSnapshotId !== undefined && !amiType.startsWith("BOTTLEROCKET")) {
+            v.fail("imageCacheSnapshotId", `needs a Bottlerocket amiType (BOTTLEROCKET_x86_64_NVIDIA): the snapshot is a Bottlerocket data volume (amiType is ${amiType})`);
+        }
         check("diskSizeGiB", diskSize, positiveInteger, (x) => ((x as number) < 20 ? "must be >= 20 (NVIDIA AMIs and worker images need room)" : undefined));
 
         const known = args.instanceTypes.map((t) => GPU_INSTANCE_TYPES[t]);
@@ -201,7 +211,10 @@ export class GpuNodePool extends pulumi.ComponentResource {
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             blockDeviceMappings: [{
                 deviceName: amiType.startsWith("BOTTLEROCKET") ? "/dev/xvdb" : "/dev/xvda",
-                ebs: { volumeSize: diskSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+                ebs: {
+                    volumeSize: diskSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true",
+                    ...(args.imageCacheSnapshotId !== undefined ? { snapshotId: args.imageCacheSnapshotId } : {}),
+                },
             }],
             tagSpecifications: [{ resourceType: "instance", tags: { ...(args.tags ?? {}), "longshore.dev/node-pool": name } }],
             tags: args.tags,

@@ -75,6 +75,15 @@ describe("GpuNodePool", () => {
         assert.strictEqual(rec.one("aws:eks/nodeGroup:NodeGroup").inputs.amiType, "BOTTLEROCKET_x86_64_NVIDIA");
     });
 
+    it("pre-pulled images: a Bottlerocket data volume starts from the image-cache snapshot; other AMIs refuse it", async () => {
+        new GpuNodePool("gpu", base({ amiType: "BOTTLEROCKET_x86_64_NVIDIA", imageCacheSnapshotId: "snap-0123456789abcdef0" }));
+        await settle(rec);
+        const lt = rec.one("aws:ec2/launchTemplate:LaunchTemplate").inputs;
+        assert.strictEqual(lt.blockDeviceMappings[0].deviceName, "/dev/xvdb");
+        assert.strictEqual(lt.blockDeviceMappings[0].ebs.snapshotId, "snap-0123456789abcdef0");
+        assert.match(thrown(() => new GpuNodePool("bad", base({ imageCacheSnapshotId: "snap-1" }))), /GpuNodePool "bad": imageCacheSnapshotId needs a Bottlerocket amiType/);
+    });
+
     it("an existing node role is used as is; unknown instance types take gpuProduct/gpusPerNode", async () => {
         new GpuNodePool("gpu", base({ nodeRoleArn: "arn:aws:iam::1:role/mine", instanceTypes: ["p6.48xlarge"], gpuProduct: "NVIDIA-B200", gpusPerNode: 8 }));
         await settle(rec);

@@ -187,7 +187,7 @@ describe("provider/: the components' schema for other languages (Pulumi componen
             GpuNodePool: {
                 clusterName: "longshore", subnetIds: ["subnet-1", "subnet-2"], instanceTypes: ["g5.xlarge"], capacityType: "SPOT",
                 amiType: "BOTTLEROCKET_x86_64_NVIDIA", minSize: 0, maxSize: 2, desiredSize: 0, diskSizeGiB: 100, labels: { team: "ml" },
-                attachCniPolicy: true, kubernetesVersion: "1.30", tags: { team: "ml" },
+                attachCniPolicy: true, kubernetesVersion: "1.30", tags: { team: "ml" }, imageCacheSnapshotId: "snap-0123456789abcdef0",
             },
             NvidiaDevicePlugin: {
                 namespace: "kube-system", version: "v0.17.0", imagePullPolicy: "Always", nodeSelector: { "nvidia.com/gpu.present": "true" },
