@@ -20,7 +20,8 @@
 //       registry (examples/cold-start/Dockerfile.ballast: the probe + COLDSTART_BALLAST_MB of random bytes)
 //   b+  the same image with image pre-pull on (ServerlessEndpoint prePull): the DaemonSet pulled it at `up`
 //   c   a second worker added while the first is busy (job 1 runs 30 s; job 2 comes when worker 1 is busy)
-// Env: COLDSTART_RUNS (default 3), COLDSTART_CASES (default a,b,b+,c), COLDSTART_BALLAST_MB (default 2048).
+//   w   warm: a worker is already up and idle (kept by the idle timeout while jobs keep coming) — the floor
+// Env: COLDSTART_RUNS (default 3), COLDSTART_CASES (default a,b,b+,c,w), COLDSTART_BALLAST_MB (default 2048).
 // Everything runs on one machine, so the gateway's, the kubelet's and the worker's clocks are the same clock.
 import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
@@ -33,7 +34,7 @@ import { ServerlessEndpoint } from "../components";
 
 const REPO = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.COLDSTART_RUNS ?? 3);
-const CASES = (process.env.COLDSTART_CASES ?? "a,b,b+,c").split(",").map((s) => s.trim()).filter(Boolean);
+const CASES = (process.env.COLDSTART_CASES ?? "a,b,b+,c,w").split(",").map((s) => s.trim()).filter(Boolean);
 const BALLAST_MB = Number(process.env.COLDSTART_BALLAST_MB ?? 2048);
 const EP = "coldbench";
 const TARGET_HANDLER_MS = 1500;
@@ -151,7 +152,7 @@ async function benchStack(local: Local): Promise<Stack> {
                 platform: { namespace: local.ns, gatewayUrl: local.gatewayUrl, scalerAddress: local.scalerAddress },
                 endpointId: EP,
                 image: cfg.require("image"),
-                minWorkers: 0, maxWorkers: 2, idleTimeoutSeconds: 5, executionTimeoutSeconds: 60, terminationGracePeriodSeconds: 60,
+                minWorkers: 0, maxWorkers: 2, idleTimeoutSeconds: 10, executionTimeoutSeconds: 40, terminationGracePeriodSeconds: 40,
                 scalerType: "QUEUE_DELAY", scalerValue: 1, gpuCount: 1,
                 prePull: { enabled: cfg.requireBoolean("prePull"), pauseImage: local.pause },
             });
@@ -165,19 +166,28 @@ async function deploy(stack: Stack, image: string, prePull: boolean): Promise<nu
     return Date.now() - t0;
 }
 
+/** The registry's digest of localhost:5000/<repo>:<tag>, or undefined (the registry's HTTP API, as pg's registry_digest). */
+async function registryDigest(repo: string, tag: string): Promise<string | undefined> {
+    const r = await fetch(`http://localhost:5000/v2/${repo}/manifests/${tag}`, {
+        method: "HEAD",
+        headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" },
+    });
+    return r.status === 200 ? r.headers.get("docker-content-digest") ?? undefined : undefined;
+}
 async function ballastImage(probe: string): Promise<string> {
-    const ref = `localhost:5000/longshore/coldstart-ballast:${BALLAST_MB}mb`;
-    const have = await sh("docker", ["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest.Digest}}"]).catch(() => "");
-    if (!have) {
+    const repo = "longshore/coldstart-ballast";
+    const tag = `${BALLAST_MB}mb`;
+    let digest = await registryDigest(repo, tag);
+    if (!digest) {
+        const ref = `localhost:5000/${repo}:${tag}`;
         log(`building ${ref} (probe + ${BALLAST_MB} MB of random bytes; once, then cached in the registry)`);
         await sh("docker", ["build", "-q", "-f", "examples/cold-start/Dockerfile.ballast", "--build-arg", `BASE=${probe}`, "--build-arg", `BALLAST_MB=${BALLAST_MB}`, "-t", ref, "examples/cold-start"], { timeoutMs: 1_800_000 });
         await sh("docker", ["push", "-q", ref], { timeoutMs: 1_800_000 });
+        digest = await registryDigest(repo, tag);
+        if (!digest) throw new Error(`${ref} is not in the registry after the push`);
     }
-    const out = await sh("docker", ["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]);
-    const m = JSON.parse(out);
-    const size = (m.size ?? 0);
-    log(`${ref} = ${m.digest} (manifest ${size} B)`);
-    return `localhost:5000/longshore/coldstart-ballast@${m.digest}`;
+    log(`ballast image localhost:5000/${repo}@${digest}`);
+    return `localhost:5000/${repo}@${digest}`;
 }
 async function removeFromNode(image: string): Promise<void> {
     const digest = image.slice(image.indexOf("@") + 1);
@@ -276,10 +286,10 @@ async function main(): Promise<void> {
         let ballast: string | undefined;
         const ballastRef = async () => (ballast ??= await ballastImage(local.probe));
         for (const c of CASES) {
-            if (c === "a" || c === "c") plan.push({ name: c, image: async () => local.probe, prePull: false });
+            if (c === "a" || c === "c" || c === "w") plan.push({ name: c, image: async () => local.probe, prePull: false });
             else if (c === "b") plan.push({ name: c, image: ballastRef, prePull: false });
             else if (c === "b+") plan.push({ name: c, image: ballastRef, prePull: true });
-            else throw new Error(`unknown case ${c} (a, b, b+, c)`);
+            else throw new Error(`unknown case ${c} (a, b, b+, c, w)`);
         }
         let deployed = "";
         for (const p of plan) {
@@ -292,7 +302,20 @@ async function main(): Promise<void> {
                 deployed = key;
             }
             const runs: Run[] = [];
+            if (p.name === "w") {
+                // warm: a worker is up and idle (the endpoint's idle timeout keeps it while jobs keep coming)
+                await atZero(k, gw);
+                await waitDone(gw, (await call(gw, "POST", `/v2/${EP}/run`, { input: {} })).id, 600_000);
+            }
             for (let i = 0; i < RUNS; i++) {
+                if (p.name === "w") {
+                    const pods = await getJson(k, `/api/v1/namespaces/${gw.ns}/pods?labelSelector=longshore.dev%2Fendpoint%3D${EP}`);
+                    const r = await oneRun(k, gw, { sleep: 0 }, new Set(pods.items.map((x: any) => x.metadata.name)), 99);
+                    delete r.activate;
+                    runs.push(r);
+                    log(`case w run ${i + 1}: handler at ${((r.handler ?? NaN) / 1000).toFixed(2)} s (${r.pod})`);
+                    continue;
+                }
                 await atZero(k, gw);
                 if (p.name === "b") await removeFromNode(image);
                 if (p.name === "c") {

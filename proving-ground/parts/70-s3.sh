@@ -66,7 +66,8 @@ up() {
   mkdir -p "$data"
   # Static credentials for the S3 gateway: one admin identity (SeaweedFS reads AWS_ACCESS_KEY_ID/SECRET at start).
   AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
-    start_daemon seaweedfs "$weed" mini -dir="$data" -ip="$(node_ip)" -ip.bind=0.0.0.0 -s3.port="$S3_PORT"
+    start_daemon seaweedfs "$weed" mini -dir="$data" -ip="$(node_ip)" -ip.bind=0.0.0.0 -s3.port="$S3_PORT" \
+      -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
   wait_for 120 "seaweedfs s3" s3_ready || { tail -30 "$LOGS/seaweedfs.log" >&2; die "SeaweedFS S3 not answering on :$S3_PORT"; }
   seed
   set_image_env S3_ENDPOINT "$(endpoint)"
