@@ -74,7 +74,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       queue
         .status(ep, id)
         .then((s) => s && webhooks?.enqueue(url, s, ep))
-        .catch((e) => log.warn({ ep, id, err: (e as Error).message }, "webhook enqueue failed"));
+        .catch((e) => log.warn({ ep, jobId: id, err: (e as Error).message }, "webhook enqueue failed"));
     },
   });
   await queue.ready();
