@@ -65,7 +65,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     maxWorkerLossesFor: (ep) => registry.get(ep)?.maxWorkerLosses ?? opts.timings?.maxWorkerLosses ?? DEFAULT_MAX_WORKER_LOSSES,
     onEnded: (ep, e) => {
       if (!metrics) return;
-      if (e.id) metrics.terminal.inc({ endpoint: ep, status: e.status });
+      metrics.terminal.inc({ endpoint: ep, status: e.status }, e.count ?? 1);
       if (e.delayMs !== undefined) metrics.delay.observe({ endpoint: ep }, e.delayMs / 1000);
       if (e.executionMs !== undefined) metrics.execution.observe({ endpoint: ep }, e.executionMs / 1000);
     },

@@ -70,7 +70,9 @@ describe("e2e: worker health — a crash-looping endpoint and an unschedulable w
       program: async () => {
         const { ServerlessEndpoint } = await import("../../components");
         new ServerlessEndpoint(BROKEN, {
+          // no GPU (it never runs a job); the proving ground's one node carries the GPU taint, so tolerate it
           platform, image, endpointId: BROKEN, cpuOnly: true,
+          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
           minWorkers: 0, maxWorkers: 4, scalerType: "REQUEST_COUNT", scalerValue: 1, pollingIntervalSeconds: 2,
           crashLoopFailAfterSeconds: 40,
           resources: { cpu: "50m", memory: "64Mi" },

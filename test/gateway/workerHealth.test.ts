@@ -203,6 +203,7 @@ describe("gateway: worker health and crash-loop protection", function () {
         assert.equal(s.status, "FAILED");
         assert.match(String(s.error), /endpoint bad workers cannot start: .*crash-looping.*gave up after \d+ s \(crashLoopFailAfterMs 2500\)/);
       }
+      assert.equal(metricValue(await metricsText(gw), "longshore_jobs_terminal_total", { endpoint: "bad", status: "FAILED" }), 5);
       const st = (await adminStatus(gw)).body.endpoints[0];
       assert.equal(st.status, "unhealthy");
       assert.match(st.recentFailures[0].error, /workers cannot start/);

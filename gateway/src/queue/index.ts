@@ -65,6 +65,8 @@ export interface JobEnd {
   executionMs?: number;
   worker?: string;
   error?: string;
+  /** jobs this entry stands for (purge, crash-loop give-up: many at once); default 1 */
+  count?: number;
 }
 
 /** One entry of an endpoint's recent failures (FAILED / TIMED_OUT), newest first. */
@@ -313,7 +315,7 @@ export class JobQueue {
       if (r.popped < 500) break;
     }
     if (removed) {
-      this.opts.onEnded?.(ep, { id: "", status: "CANCELLED" });
+      this.opts.onEnded?.(ep, { id: "(purged)", status: "CANCELLED", count: removed });
       this.log.info({ ep, removed }, "queue purged: waiting jobs cancelled");
     }
     return removed;
@@ -329,7 +331,7 @@ export class JobQueue {
       if (r.popped < 500) break;
     }
     if (failed) {
-      this.ended(ep, { id: `(${failed} waiting jobs)`, status: "FAILED", error: reason });
+      this.ended(ep, { id: `(${failed} waiting jobs)`, status: "FAILED", error: reason, count: failed });
       this.log.warn({ ep, failed, reason }, "waiting jobs FAILED: the endpoint's workers cannot start");
     }
     return failed;
