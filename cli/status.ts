@@ -85,7 +85,7 @@ export function formatStatus(s: AdminStatus, o: { gatewayUrl: string; namespace?
   if (!failures.length) out.push("  none");
   for (const f of failures) out.push(cut(`  ${clock(f.at).slice(11, 19)}  ${f.ep}  ${f.id}  ${f.status}  ${f.error.replace(/\s+/g, " ")}`));
   const ns = o.namespace ?? "<namespace>";
-  out.push("", `One job's logs: longshore logs <job-id> --endpoint <id>   (or: kubectl logs -n ${ns} -l longshore.dev/endpoint=<id> --prefix | grep <job-id>)`);
+  out.push("", "One job's logs: longshore logs <job-id> --endpoint <id>", `  or: kubectl logs -n ${ns} -l longshore.dev/endpoint=<id> --prefix --tail=-1 | grep <job-id>`);
   return out.map(cut).join("\n") + "\n";
 }
 
