@@ -4,7 +4,7 @@
 // held, waiting jobs FAILED with the reason), the latency metrics and the admin status API.
 import { strict as assert } from "assert";
 import * as grpc from "@grpc/grpc-js";
-import { loadScalerProto } from "../../gateway/src/scaler";
+import { loadScalerProto, metricFor } from "../../gateway/src/scaler";
 import { quantiles } from "../../gateway/src/routes/admin";
 import { classifyPod } from "../../gateway/src/pods";
 import { startRedis, TestRedis } from "../helpers/redis";
@@ -275,7 +275,11 @@ describe("gateway: worker health and crash-loop protection", function () {
     assert.equal((await http("GET", `${gw.url}/admin/v1/status?endpoint=nope`, { headers: { authorization: ADMIN } })).status, 404);
   });
 
-  it("classifyPod and quantiles (units)", () => {
+  it("classifyPod, quantiles and the held scaler metric (units)", () => {
+    const c = { waiting: 7, waitingLow: 0, active: 0, oldestCreatedAt: Date.now() - 60_000 };
+    assert.deepEqual(metricFor({ endpointId: "e", scalerType: "REQUEST_COUNT", scalerValue: 2 }, c, Date.now(), true), { metric: 2, target: 2, active: true });
+    assert.deepEqual(metricFor({ endpointId: "e", scalerType: "QUEUE_DELAY", scalerValue: 4 }, c, Date.now(), true), { metric: 1, target: 1, active: true });
+    assert.equal(metricFor({ endpointId: "e", scalerType: "QUEUE_DELAY", scalerValue: 4 }, c, Date.now(), false).metric, 7);
     assert.equal(classifyPod({ metadata: { name: "x", labels: { "longshore.dev/endpoint": "e" }, deletionTimestamp: "2026-01-01T00:00:00Z" } }), undefined, "terminating");
     assert.equal(classifyPod({ metadata: { name: "x", labels: { "longshore.dev/endpoint": "e" } }, status: { phase: "Succeeded" } }), undefined);
     const pull = classifyPod({ metadata: { name: "x", labels: { "longshore.dev/endpoint": "e" } }, status: { phase: "Pending", containerStatuses: [{ name: "w", state: { waiting: { reason: "ImagePullBackOff", message: "not found" } } }] } });
