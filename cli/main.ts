@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
- * `longshore` command line. Today one command:
+ * `longshore` command line:
  *
  *   longshore test [--file F] --endpoint-url B/v2/ep --api-key K [--timeout S]
  *   longshore test [--file F] --local (--command "<cmd>" | --image <ref>) [--timeout S]
+ *   longshore status --gateway-url U --admin-key K [--endpoint E] [--watch [--interval S]] [--json]
+ *   longshore logs <job-id> --endpoint E [--namespace N] [--since 1h]
  *
- * Exit codes: 0 every test passed; 1 a test failed (mismatch, FAILED, timeout…); 2 bad usage or tests file.
+ * Exit codes (test): 0 every test passed; 1 a test failed (mismatch, FAILED, timeout…); 2 bad usage or tests file.
  */
 import { parseArgs } from "util";
 import * as path from "path";
@@ -14,6 +16,14 @@ import { formatTable, runTests } from "./runner";
 
 const USAGE = `Usage:
   longshore test [options]
+  longshore status --gateway-url <url> --admin-key <key> [--endpoint <id>] [--watch [--interval <s>]] [--json]
+  longshore logs <job-id> --endpoint <id> [--namespace <ns>] [--since <duration>] [--context <kube context>]
+
+status: every endpoint's worker states, queue depth, oldest waiting job, p50/p90 delay and execution
+time, and recent failures with their reasons, from the gateway's admin API (an admin key, not a client
+API key; env LONGSHORE_GATEWAY_URL, LONGSHORE_ADMIN_KEY). Exit 1 when an endpoint is unhealthy.
+logs: the log lines of one job from the gateway and the endpoint's worker pods (kubectl, namespace
+default longshore). Exit 1 when no line mentions the job.
 
 Runs a RunPod-style tests file (.github/tests.json or .runpod/tests.json) against an endpoint:
 each input is submitted with /run, /status is polled to a terminal status and the output is
@@ -51,6 +61,15 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         image: { type: "string" },
         cwd: { type: "string" },
         env: { type: "string", multiple: true },
+        "gateway-url": { type: "string" },
+        "admin-key": { type: "string" },
+        endpoint: { type: "string" },
+        watch: { type: "boolean", short: "w" },
+        interval: { type: "string" },
+        json: { type: "boolean" },
+        namespace: { type: "string", short: "n" },
+        since: { type: "string" },
+        context: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -62,6 +81,18 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   if (values.help || positionals.length === 0) {
     (values.help ? out : err).write(USAGE + "\n");
     return values.help ? 0 : 2;
+  }
+  if (positionals[0] === "status" || positionals[0] === "logs") {
+    try {
+      return await (positionals[0] === "status" ? statusCommand(values, positionals, out) : logsCommand(values, positionals, out, err));
+    } catch (e: any) {
+      if (e instanceof UsageError) {
+        err.write(`longshore: ${e.message}\n`);
+        return 2;
+      }
+      err.write(`longshore: ${e?.message ?? e}\n`);
+      return 1;
+    }
   }
   if (positionals[0] !== "test" || positionals.length > 1) {
     err.write(`longshore: unknown command '${positionals.join(" ")}'\n\n${USAGE}\n`);
@@ -109,6 +140,30 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`longshore: ${e?.stack ?? e}\n`);
     return 1;
   }
+}
+
+async function statusCommand(values: Record<string, any>, positionals: string[], out: NodeJS.WritableStream): Promise<number> {
+  if (positionals.length > 1) throw new UsageError(`status takes no arguments, got '${positionals.slice(1).join(" ")}'`);
+  const gatewayUrl = values["gateway-url"] ?? process.env.LONGSHORE_GATEWAY_URL;
+  const adminKey = values["admin-key"] ?? process.env.LONGSHORE_ADMIN_KEY;
+  if (!gatewayUrl) throw new UsageError("--gateway-url is required (e.g. http://localhost:8080 after kubectl port-forward svc/longshore-gateway 8080), or set LONGSHORE_GATEWAY_URL");
+  if (!/^https?:\/\/[^/]+/.test(gatewayUrl)) throw new UsageError(`--gateway-url must be an http(s) URL, got '${gatewayUrl}'`);
+  if (!adminKey) throw new UsageError("--admin-key is required (the platform's adminKey output), or set LONGSHORE_ADMIN_KEY");
+  const intervalS = values.interval === undefined ? 2 : Number(values.interval);
+  if (!Number.isFinite(intervalS) || intervalS <= 0) throw new UsageError(`--interval must be a positive number of seconds, got '${values.interval}'`);
+  const { runStatus } = await import("./status");
+  const watch = !!values.watch;
+  let stop: () => void = () => undefined;
+  const until = new Promise<void>((r) => (stop = r));
+  if (watch) process.once("SIGINT", () => stop());
+  return runStatus({ gatewayUrl, adminKey, endpoint: values.endpoint, json: !!values.json, watch, intervalS, namespace: values.namespace, out, until });
+}
+
+async function logsCommand(values: Record<string, any>, positionals: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (positionals.length !== 2) throw new UsageError("logs takes one job id: longshore logs <job-id> --endpoint <id>");
+  if (!values.endpoint) throw new UsageError("--endpoint is required (the job's endpoint id)");
+  const { runLogs } = await import("./logs");
+  return runLogs({ jobId: positionals[1], endpoint: values.endpoint, namespace: values.namespace ?? "longshore", since: values.since, context: values.context, out, err });
 }
 
 if (require.main === module) {

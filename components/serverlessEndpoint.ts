@@ -15,6 +15,7 @@ import { ImagePrePull } from "./imagePrePull";
 import {
     DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
     endpointIdError, webhookSecretError, workerTokenError, workerUrls,
+    DEFAULT_MAX_WORKER_LOSSES, DEFAULT_CRASH_LOOP_FAIL_AFTER_MS,
 } from "../contract";
 
 export { DEFAULT_SCALER_VALUE, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES } from "../contract";
@@ -119,6 +120,17 @@ export interface ServerlessEndpointArgs {
     webhookSecret?: pulumi.Input<string>;
     /** Worker heartbeat interval (RUNPOD_PING_INTERVAL), ms. Default 10000. */
     pingIntervalMs?: pulumi.Input<number>;
+    /**
+     * A job whose worker is lost this many times (its pod died, was OOM-killed or stopped pinging) ends FAILED
+     * with a reason instead of being queued again. 1–100, default 3.
+     */
+    maxWorkerLosses?: pulumi.Input<number>;
+    /**
+     * When every worker of the endpoint crashes at start (CrashLoopBackOff, image pull errors) and none is
+     * healthy, the waiting jobs end FAILED with the crash as the reason after this many seconds. 0 = never
+     * (they wait for their ttl). Default 600. Scale-up is held at one worker meanwhile either way.
+     */
+    crashLoopFailAfterSeconds?: pulumi.Input<number>;
     /** Image pull secrets (names of Secrets in the workers' namespace). */
     imagePullSecrets?: pulumi.Input<pulumi.Input<string>[]>;
     /** Extra node selector labels. */
@@ -209,6 +221,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             .apply(([t, val]) => val ?? DEFAULT_SCALER_VALUE[t]);
         const pollingInterval = v.check("pollingIntervalSeconds", args.pollingIntervalSeconds, [positiveInteger], 10);
         const pingInterval = v.check("pingIntervalMs", args.pingIntervalMs, [positiveInteger, (x) => (typeof x === "number" && x < 1000 ? "must be >= 1000" : undefined)], 10000);
+        const maxWorkerLosses = v.check("maxWorkerLosses", args.maxWorkerLosses, [positiveInteger, atMost(100)], DEFAULT_MAX_WORKER_LOSSES);
+        const crashLoopFailAfter = v.check("crashLoopFailAfterSeconds", args.crashLoopFailAfterSeconds, [nonNegativeInteger], DEFAULT_CRASH_LOOP_FAIL_AFTER_MS / 1000);
         const graceRelation = (g: number | undefined, e: number | undefined): [string, string] | undefined => {
             const exec = e ?? 600;
             if (g === undefined) return undefined;
@@ -272,8 +286,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             : new RandomToken(`${name}-webhook-secret`, { length: 32 }, child).result;
         // the settings the gateway reads (contract EndpointSettings); worker counts and idle timeout live in
         // the ScaledObject, which KEDA reads
-        const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue]).apply(
-            ([e, p, st, sv]) => JSON.stringify({ executionTimeoutMs: e * 1000, pingIntervalMs: p, scalerType: st, scalerValue: sv }),
+        const settings = pulumi.all([executionTimeout, pingInterval, scalerType, scalerValue, maxWorkerLosses, crashLoopFailAfter]).apply(
+            ([e, p, st, sv, ml, cl]) => JSON.stringify({ executionTimeoutMs: e * 1000, pingIntervalMs: p, scalerType: st, scalerValue: sv, maxWorkerLosses: ml, crashLoopFailAfterMs: cl * 1000 }),
         );
         const secretName = pulumi.interpolate`longshore-endpoint-${endpointId}`;
         setChild(this, "endpointSecret", new k8s.core.v1.Secret(`${name}-endpoint`, {

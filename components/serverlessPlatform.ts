@@ -8,6 +8,16 @@ import { digestRef, pinnedImage } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { getChild, setChild } from "./children";
 import { cidrProblem } from "../gateway/src/config";
+import { KubectlRunner } from "./kedaPreflight";
+import { execFileSync } from "child_process";
+
+const defaultKubectl: KubectlRunner = (args) => {
+    try {
+        return execFileSync("kubectl", args, { encoding: "utf8", timeout: 20_000, stdio: ["ignore", "pipe", "pipe"] });
+    } catch {
+        return undefined;
+    }
+};
 
 export const GATEWAY_NAME = "longshore-gateway";
 export const REDIS_NAME = "longshore-redis";
@@ -122,6 +132,28 @@ export interface ServerlessPlatformArgs {
     tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
     /** Node selector for the gateway and Redis pods. */
     nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Admin key of the gateway's admin API (`GET /admin/v1/status`, what `longshore status` reads), a Pulumi
+     * secret of at least 16 characters. Client API keys are not admin keys. Default: a random 32-character
+     * token, readable as the `adminKey` output (`pulumi stack output --show-secrets`) or from the Secret
+     * `longshore-api-keys`, key `adminKeys`.
+     */
+    adminKey?: pulumi.Input<string>;
+    /**
+     * A prometheus-operator ServiceMonitor (and a Service on the gateway's metrics port 9091 for it). Default:
+     * created when the cluster has the ServiceMonitor CRD (servicemonitors.monitoring.coreos.com; asked with
+     * kubectl at preview), else not. true creates it anyway (the CRD must exist at apply), false never.
+     */
+    serviceMonitor?: boolean;
+}
+
+/** The CRD a ServiceMonitor needs (prometheus-operator). */
+export const SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com";
+
+/** Whether the current kubeconfig's cluster has the ServiceMonitor CRD: undefined where kubectl cannot answer. */
+export function serviceMonitorCrdPresent(kubectl: KubectlRunner = defaultKubectl): boolean {
+    const out = kubectl(["get", "customresourcedefinition", SERVICE_MONITOR_CRD, "-o", "name", "--request-timeout=15s"]);
+    return !!out && out.includes(SERVICE_MONITOR_CRD);
 }
 
 /** What an endpoint needs from its platform; a ServerlessPlatform or its exported outputs both fit. */
@@ -157,6 +189,8 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
     public readonly gatewayServiceName: pulumi.Output<string>;
     /** Name of the Secret holding the Redis URL (key `url`). */
     public readonly redisSecretName: pulumi.Output<string>;
+    /** The admin key (`longshore status --admin-key`), a secret output. */
+    public readonly adminKey: pulumi.Output<string>;
     // Child resources: getters, TypeScript only (components/children.ts says why).
     /** The gateway Deployment. */
     public get gatewayDeployment(): k8s.apps.v1.Deployment {
@@ -165,6 +199,10 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
     /** The gateway Service (8080 http, 9090 scaler). */
     public get gatewayService(): k8s.core.v1.Service {
         return getChild(this, "gatewayService");
+    }
+    /** The ServiceMonitor (undefined when none was created: see `serviceMonitor`). */
+    public get serviceMonitor(): k8s.apiextensions.CustomResource | undefined {
+        return getChild(this, "serviceMonitor");
     }
     /** The in-cluster Redis StatefulSet (undefined with an external Redis). */
     public get redisStatefulSet(): k8s.apps.v1.StatefulSet | undefined {
@@ -187,6 +225,9 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             (ks) => ((ks as unknown[]).some((k) => nonEmptyString(k) !== undefined) ? "must contain only non-empty strings" : undefined),
             (ks) => ((ks as string[]).some((k) => k.includes(",")) ? "must not contain ',' in a key (the gateway reads them comma-separated)" : undefined),
         ], undefined, { sensitive: true });
+        const adminKey = args.adminKey !== undefined
+            ? v.check("adminKey", args.adminKey, [nonEmptyString, (k) => (typeof k === "string" && (k.length < 16 || k.includes(",")) ? "must be at least 16 characters without ','" : undefined)], undefined, { sensitive: true })
+            : undefined;
         const serviceType = v.check("serviceType", args.serviceType, [oneOf(GATEWAY_SERVICE_TYPES)], GatewayServiceType.ClusterIP);
         // redis: url (external) or in-cluster settings, not both. Presence is checked, so an Output counts as given.
         const r: RedisSettings = args.redis ?? {};
@@ -222,11 +263,14 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             ? pulumi.output(args.imagePullSecrets).apply((ss) => ss.map((s) => ({ name: s })))
             : undefined;
 
-        // ---- client API keys ----
+        // ---- client API keys, and the admin key (a separate key in the same Secret) ----
+        const adminKeyValue: pulumi.Output<string> = adminKey !== undefined
+            ? pulumi.output(adminKey)
+            : new RandomToken(`${name}-admin-key`, { length: 32 }, child).result;
         const apiKeySecret = new k8s.core.v1.Secret(`${name}-api-keys`, {
             metadata: { name: API_KEYS_SECRET, namespace, labels },
             type: "Opaque",
-            stringData: { apiKeys: pulumi.secret(apiKeys.apply((ks) => ks.join(","))) },
+            stringData: { apiKeys: pulumi.secret(apiKeys.apply((ks) => ks.join(","))), adminKeys: pulumi.secret(adminKeyValue) },
         }, child);
 
         // ---- queue ----
@@ -335,7 +379,13 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
         }, child);
         const role = new k8s.rbac.v1.Role(`${name}-gateway`, {
             metadata: { name: GATEWAY_NAME, namespace, labels },
-            rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }],
+            rules: [
+                { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
+                // worker states from the pods (gateway/src/pods.ts); delete = recycling a worker after stopPod
+                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
+                // Warning Events on worker pods: crash-looping endpoints, workers reporting unhealthy
+                { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+            ],
         }, child);
         new k8s.rbac.v1.RoleBinding(`${name}-gateway`, {
             metadata: { name: GATEWAY_NAME, namespace, labels },
@@ -377,6 +427,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                                 ...(args.gatewayResources === undefined && args.gatewayEnv?.NODE_OPTIONS === undefined ? [{ name: "NODE_OPTIONS", value: DEFAULT_GATEWAY_NODE_OPTIONS }] : []),
                                 { name: "REDIS_URL", valueFrom: { secretKeyRef: { name: redisSecret.metadata.name, key: "url" } } },
                                 { name: "LONGSHORE_API_KEYS", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "apiKeys" } } },
+                                { name: "LONGSHORE_ADMIN_KEYS", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "adminKeys" } } },
                                 { name: "LONGSHORE_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                                 { name: "LONGSHORE_ENDPOINT_DISCOVERY", value: "kubernetes" },
                                 ...extraEnv,
@@ -402,6 +453,30 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             },
         }, child));
 
+        // ---- optional ServiceMonitor (prometheus-operator) on a metrics-only Service ----
+        if (args.serviceMonitor ?? serviceMonitorCrdPresent()) {
+            const metricsLabels = { ...labels, "app.kubernetes.io/name": `${GATEWAY_NAME}-metrics`, "app.kubernetes.io/component": "gateway" };
+            const metricsSvc = new k8s.core.v1.Service(`${name}-gateway-metrics`, {
+                metadata: { name: `${GATEWAY_NAME}-metrics`, namespace, labels: metricsLabels },
+                spec: {
+                    type: "ClusterIP",
+                    selector: { "app.kubernetes.io/name": GATEWAY_NAME },
+                    ports: [{ name: "metrics", port: GATEWAY_METRICS_PORT, targetPort: "metrics", protocol: "TCP" }],
+                },
+            }, child);
+            setChild(this, "serviceMonitor", new k8s.apiextensions.CustomResource(`${name}-gateway`, {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "ServiceMonitor",
+                metadata: { name: GATEWAY_NAME, namespace, labels },
+                spec: {
+                    selector: { matchLabels: { "app.kubernetes.io/name": `${GATEWAY_NAME}-metrics` } },
+                    namespaceSelector: { matchNames: [namespace] },
+                    endpoints: [{ port: "metrics", path: "/metrics", interval: "15s" }],
+                },
+            }, { parent: this, dependsOn: [metricsSvc] }));
+        }
+
+        this.adminKey = pulumi.secret(adminKeyValue);
         this.namespace = namespace;
         this.gatewayServiceName = this.gatewayService.metadata.name;
         this.gatewayUrl = pulumi.interpolate`http://${this.gatewayService.metadata.name}.${namespace}.svc.cluster.local:${GATEWAY_HTTP_PORT}`;
@@ -414,8 +489,9 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             scalerAddress: this.scalerAddress,
             apiKeySecretName: this.apiKeySecretName,
             gatewayServiceName: this.gatewayServiceName,
+            adminKey: this.adminKey,
         });
     }
 }
 
-const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "METRICS_PORT", "LONGSHORE_WEBHOOK_ALLOW_CIDRS", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];
+const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "METRICS_PORT", "LONGSHORE_WEBHOOK_ALLOW_CIDRS", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_ADMIN_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];

@@ -109,7 +109,18 @@ export interface EndpointSettings {
     rateLimits?: Record<string, number>;
     /** webhook signing key (the Secret's own `webhookSecret` key, merged in by discovery); unset = unsigned */
     webhookSecret?: string;
+    /** a job whose worker is lost (lease lapsed: the pod died, OOM, node gone) this many times ends FAILED
+     *  with a reason instead of being queued again (default DEFAULT_MAX_WORKER_LOSSES) */
+    maxWorkerLosses?: number;
+    /** waiting jobs of an endpoint whose workers all crash at start end FAILED (with the crash as the reason)
+     *  once it has been crash-looping this long (ms, default DEFAULT_CRASH_LOOP_FAIL_AFTER_MS); 0 = never */
+    crashLoopFailAfterMs?: number;
 }
+
+/** Default of EndpointSettings.maxWorkerLosses: the third lost worker fails the job. */
+export const DEFAULT_MAX_WORKER_LOSSES = 3;
+/** Default of EndpointSettings.crashLoopFailAfterMs: 10 minutes of workers that cannot start. */
+export const DEFAULT_CRASH_LOOP_FAIL_AFTER_MS = 600_000;
 
 /** Checks a settings object; throws naming `where` and the field. */
 export function validateSettings(o: Record<string, unknown>, where: string): EndpointSettings {
@@ -119,6 +130,16 @@ export function validateSettings(o: Record<string, unknown>, where: string): End
         if (n === undefined) continue;
         if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new Error(`${where}.${k} must be a positive integer`);
         out[k] = n;
+    }
+    if (o.maxWorkerLosses !== undefined) {
+        const n = o.maxWorkerLosses;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100) throw new Error(`${where}.maxWorkerLosses must be an integer from 1 to 100`);
+        out.maxWorkerLosses = n;
+    }
+    if (o.crashLoopFailAfterMs !== undefined) {
+        const n = o.crashLoopFailAfterMs;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new Error(`${where}.crashLoopFailAfterMs must be a non-negative integer (0 = never)`);
+        out.crashLoopFailAfterMs = n;
     }
     if (o.scalerType !== undefined) {
         if (!SCALER_TYPES.includes(o.scalerType as ScalerType)) throw new Error(`${where}.scalerType must be ${SCALER_TYPES.join(" or ")}`);

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 # docker-registry: test/unit/registryDigest.test.ts resolves digests against a real registry
-apt_install redis-server docker-registry ca-certificates
+# tmux: test/cli/status.test.ts checks the `longshore status` screen as a terminal shows it (capture-pane)
+apt_install redis-server docker-registry ca-certificates tmux
 # The lock must satisfy `npm ci` on a clean checkout (CI) even when node_modules here is already current and
 # the install below is skipped: a dry run checks package.json against package-lock.json in about a second.
 npm ci --dry-run --ignore-scripts --no-audit --no-fund >/dev/null 2>&1 ||

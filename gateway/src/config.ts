@@ -45,8 +45,8 @@ export interface Timings {
   leaseMs: number;
   /** how often lapsed leases and execution timeouts are looked for (the running index, queue/sweeper.ts) */
   stalledIntervalMs: number;
-  /** how many times a job may lose its worker before it is FAILED */
-  maxStalledCount: number;
+  /** default of the endpoint setting maxWorkerLosses: a job is FAILED when it loses its worker this many times */
+  maxWorkerLosses: number;
   /** sweep for execution timeouts and ttl expiries */
   sweepIntervalMs: number;
   /** results kept after a terminal state: /run jobs, /runsync jobs */
@@ -62,6 +62,8 @@ export interface Timings {
   workerGoneMs: number;
   /** KEDA StreamIsActive re-evaluation period (pushes are also triggered by new jobs) */
   scalerPushIntervalMs: number;
+  /** worker health pass (crash-loop detection, its give-up, cold starts): every this many ms */
+  healthIntervalMs: number;
   /** a client must send its request headers within this (slowloris) */
   headersTimeoutMs: number;
   /** ... and the whole request, body included, within this (20 MB in 60 s is 2.7 Mbit/s) */
@@ -75,7 +77,7 @@ export const DEFAULT_TIMINGS: Timings = {
   stopWaitMs: 30_000,
   leaseMs: 35_000,
   stalledIntervalMs: 5_000,
-  maxStalledCount: 3,
+  maxWorkerLosses: contract.DEFAULT_MAX_WORKER_LOSSES,
   sweepIntervalMs: 1_000,
   retentionRunMs: 30 * 60_000,
   retentionRunsyncMs: 60_000,
@@ -86,6 +88,7 @@ export const DEFAULT_TIMINGS: Timings = {
   webhookTimeoutMs: 10_000,
   workerGoneMs: 60_000,
   scalerPushIntervalMs: 1_000,
+  healthIntervalMs: 2_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   bodyBudgetWaitMs: 30_000,
@@ -146,6 +149,9 @@ export interface GatewayOptions {
   authFailureLimit?: Partial<AuthFailureLimit>;
   /** client API keys; empty = every client request is 401 */
   apiKeys: string[];
+  /** admin API keys (GET /admin/v1/status: `longshore status`); not valid on client routes, nor client keys
+   *  here. Empty = the admin API answers 401. */
+  adminKeys?: string[];
   /** static endpoints */
   endpoints?: EndpointConfig[];
   /** Kubernetes discovery (in-cluster): namespace watched for labelled Secrets */
@@ -197,6 +203,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
   t("LONGSHORE_RETENTION_RUNSYNC_MS", "retentionRunsyncMs");
   t("LONGSHORE_WEBHOOK_RETRY_DELAY_MS", "webhookRetryDelayMs");
   t("LONGSHORE_SWEEP_INTERVAL_MS", "sweepIntervalMs");
+  t("LONGSHORE_HEALTH_INTERVAL_MS", "healthIntervalMs");
   t("LONGSHORE_HEADERS_TIMEOUT_MS", "headersTimeoutMs");
   t("LONGSHORE_REQUEST_TIMEOUT_MS", "requestTimeoutMs");
   const list = (name: string) => (env[name] || "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -214,6 +221,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
     webhookAllowCidrs,
     ...(env.LONGSHORE_AUTH_FAILURE_LIMIT ? { authFailureLimit: { max: int("LONGSHORE_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT.max) } } : {}),
     apiKeys: list("LONGSHORE_API_KEYS"),
+    adminKeys: list("LONGSHORE_ADMIN_KEYS"),
     endpoints,
     kubernetes: discovery === "kubernetes" ? { namespace: env.LONGSHORE_NAMESPACE || readServiceAccountNamespace(fs) } : undefined,
     timings,

@@ -7,6 +7,7 @@ import type { EndpointRegistry } from "./endpoints";
 import type { RateLimiter } from "./limits";
 import type { Metrics } from "./metrics";
 import type { JobQueue } from "./queue";
+import type { WorkerHealth } from "./health";
 
 export interface Ctx {
   queue: JobQueue;
@@ -22,6 +23,9 @@ export interface Ctx {
   limits: Limits;
   timings: Timings;
   metrics: Metrics;
+  health: WorkerHealth;
+  /** keys of the admin API (/admin/v1/*: `longshore status`); empty = the admin API answers 401 */
+  adminKeys: ApiKeys;
   /** /stream holds the request up to this long waiting for a new chunk (the JS SDK polls in a tight loop) */
   streamWaitMs: number;
   rateLimitWindowMs(ep: string): number;

@@ -3,10 +3,14 @@
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest, LogController } from "fastify";
 import pino from "pino";
 import { ApiKeys, AuthFailures } from "./auth";
+import { DEFAULT_MAX_WORKER_LOSSES } from "../../contract";
 import { BodyBudget } from "./budget";
 import { DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_LIMITS, DEFAULT_RATE_LIMITS, DEFAULT_TIMINGS, GatewayOptions, Limits, RateLimits, Timings } from "./config";
 import type { Ctx } from "./context";
 import { EndpointRegistry, KubeEndpointSource } from "./endpoints";
+import { WorkerHealth } from "./health";
+import { PodMonitor } from "./pods";
+import { adminRoutes } from "./routes/admin";
 import { RateLimiter } from "./limits";
 import { Metrics } from "./metrics";
 import { JobQueue } from "./queue";
@@ -32,6 +36,8 @@ export interface Gateway {
   app: FastifyInstance;
   registry: EndpointRegistry;
   queue: JobQueue;
+  /** worker states, crash-loop detection (health.ts) */
+  health: WorkerHealth;
   /** graceful: stop accepting, answer long-polls, finish in-flight requests, close connections */
   close(): Promise<void>;
 }
@@ -46,6 +52,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const registry = new EndpointRegistry();
   let webhooks: Webhooks | undefined;
+  // set once the metrics exist (below); the queue reports job ends and re-queues through them
+  let metrics: Metrics | undefined;
   const queue = new JobQueue({
     redisUrl: opts.redisUrl,
     prefix,
@@ -54,11 +62,19 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     takeBatchBytes: limits.takeBatchBytes,
     // 3.5 missed pings before a running job is re-queued, never less than LONGSHORE_LEASE_MS
     leaseFor: (ep) => Math.max(timings.leaseMs, Math.ceil(3.5 * (registry.get(ep)?.pingIntervalMs ?? 0))),
+    maxWorkerLossesFor: (ep) => registry.get(ep)?.maxWorkerLosses ?? opts.timings?.maxWorkerLosses ?? DEFAULT_MAX_WORKER_LOSSES,
+    onEnded: (ep, e) => {
+      if (!metrics) return;
+      metrics.terminal.inc({ endpoint: ep, status: e.status }, e.count ?? 1);
+      if (e.delayMs !== undefined) metrics.delay.observe({ endpoint: ep }, e.delayMs / 1000);
+      if (e.executionMs !== undefined) metrics.execution.observe({ endpoint: ep }, e.executionMs / 1000);
+    },
+    onRequeued: (ep) => metrics?.retries.inc({ endpoint: ep, reason: "worker_lost" }),
     onTerminal: (ep, id, url) => {
       queue
         .status(ep, id)
         .then((s) => s && webhooks?.enqueue(url, s, ep))
-        .catch((e) => log.warn({ ep, id, err: (e as Error).message }, "webhook enqueue failed"));
+        .catch((e) => log.warn({ ep, jobId: id, err: (e as Error).message }, "webhook enqueue failed"));
     },
   });
   await queue.ready();
@@ -74,6 +90,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   for (const e of registry.list()) queue.ensureEndpoint(e.id);
   let kube: KubeEndpointSource | undefined;
+  let pods: PodMonitor | undefined;
   if (opts.kubernetes) {
     kube = new KubeEndpointSource(registry, opts.kubernetes, log);
     try {
@@ -83,9 +100,17 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       await queue.close();
       throw e;
     }
+    pods = new PodMonitor(opts.kubernetes, log);
+    await pods.start();
   }
 
-  const metrics = new Metrics(queue, registry);
+  metrics = new Metrics(queue, registry);
+  const m = metrics;
+  const workerHealth = new WorkerHealth({
+    queue, registry, pods, log, intervalMs: timings.healthIntervalMs,
+    hooks: { onColdStart: (ep, s) => m.coldStart.observe({ endpoint: ep }, s) },
+  });
+  metrics.workerStates = workerHealth;
   const webhookPolicy = new WebhookTargetPolicy(opts.webhookAllowCidrs ?? []);
   webhooks = new Webhooks(opts.redisUrl, prefix, timings, log, {
     policy: webhookPolicy,
@@ -117,6 +142,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     limits,
     timings,
     metrics,
+    health: workerHealth,
+    adminKeys: new ApiKeys(opts.adminKeys ?? []),
     streamWaitMs: Math.min(5_000, timings.takeWaitMs),
     rateLimitWindowMs: (ep) => ({ ...globalRates, ...(registry.get(ep)?.rateLimits ?? {}) }).windowMs,
   };
@@ -225,6 +252,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   clientRoutes(app, ctx);
   workerRoutes(app, ctx);
+  adminRoutes(app, ctx);
 
   await app.listen({ port: opts.port ?? 8080, host });
   const addr = app.server.address();
@@ -235,7 +263,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let scalerAddress = "";
   const scalerPort = opts.scalerPort === undefined ? 9090 : opts.scalerPort;
   if (scalerPort !== null) {
-    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log);
+    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log, (ep) => workerHealth.held(ep));
     const p = await scaler.listen(host, scalerPort);
     scalerAddress = `${urlHost}:${p}`;
   }
@@ -246,6 +274,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metricsUrl = `http://${urlHost}:${p}`;
   }
   queue.startSweeper();
+  workerHealth.start();
   log.info({ port, scalerAddress, metricsUrl, endpoints: registry.list().map((e) => e.id) }, "gateway listening");
 
   let closing: Promise<void> | undefined;
@@ -253,6 +282,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     (closing ??= (async () => {
       shuttingDown = true;
       kube?.stop();
+      pods?.stop();
+      workerHealth.stop();
       queue.beginShutdown(); // long-polls answer now (204 / current status)
       const sweepIdle = setInterval(() => app.server.closeIdleConnections?.(), 100);
       await app.close(); // stop accepting; wait for in-flight requests
@@ -265,5 +296,5 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       log.flush?.();
     })());
 
-  return { url: `http://${urlHost}:${port}`, scalerAddress, metricsUrl, app, registry, queue, close };
+  return { url: `http://${urlHost}:${port}`, scalerAddress, metricsUrl, app, registry, queue, health: workerHealth, close };
 }

@@ -11,6 +11,9 @@
 //                  metric = active + (age > scalerValue ? waiting : 0), target = 1
 //                  => keep one worker per running job; add one per waiting job only once the oldest
 //                     has waited longer than scalerValue seconds.
+// Crash-loop backoff (health.ts): while an endpoint's workers crash at start and none is healthy, the metric
+// is capped at one worker's worth (QUEUE_DELAY 1, REQUEST_COUNT scalerValue): KEDA keeps one pod trying (its
+// restarts spaced by Kubernetes' CrashLoopBackOff) instead of scaling a broken image out to maxReplicas.
 // StreamIsActive pushes the activity state when it changes: at once when a job is accepted by this
 // replica (in-process event) and within scalerPushIntervalMs otherwise (jobs accepted by other replicas).
 import * as fs from "fs";
@@ -50,11 +53,15 @@ export interface ScalerSpec {
   scalerValue: number;
 }
 
-export function metricFor(spec: ScalerSpec, c: EndpointCounts, now = Date.now()): { metric: number; target: number; active: boolean } {
+export function metricFor(spec: ScalerSpec, c: EndpointCounts, now = Date.now(), held = false): { metric: number; target: number; active: boolean } {
   const active = c.waiting > 0 || c.active > 0;
-  if (spec.scalerType === "REQUEST_COUNT") return { metric: c.waiting + c.active, target: spec.scalerValue, active };
+  if (spec.scalerType === "REQUEST_COUNT") {
+    const metric = c.waiting + c.active;
+    return { metric: held ? Math.min(metric, spec.scalerValue) : metric, target: spec.scalerValue, active };
+  }
   const ageS = c.oldestCreatedAt > 0 ? (now - c.oldestCreatedAt) / 1000 : 0;
-  return { metric: c.active + (ageS > spec.scalerValue ? c.waiting : 0), target: 1, active };
+  const metric = c.active + (ageS > spec.scalerValue ? c.waiting : 0);
+  return { metric: held ? Math.min(metric, 1) : metric, target: 1, active };
 }
 
 class ScalerError extends Error {
@@ -68,7 +75,11 @@ export class ScalerServer {
   private streams = new Set<grpc.ServerWritableStream<Ref, unknown>>();
   port = 0;
 
-  constructor(private readonly q: JobQueue, private readonly reg: EndpointRegistry, private readonly pushIntervalMs: number, private readonly log: Logger) {
+  constructor(
+    private readonly q: JobQueue, private readonly reg: EndpointRegistry, private readonly pushIntervalMs: number, private readonly log: Logger,
+    /** the endpoint is crash-looping: scale-up held (health.ts) */
+    private readonly held: (ep: string) => boolean = () => false,
+  ) {
     const pkg = loadScalerProto();
     const svc = (pkg.ExternalScaler as grpc.ServiceClientConstructor).service;
     this.server.addService(svc, {
@@ -88,7 +99,7 @@ export class ScalerServer {
         this.unary(cb, async () => {
           const spec = this.spec(call.request.scaledObjectRef ?? {});
           const c = await this.q.counts(spec.endpointId);
-          const m = metricFor(spec, c);
+          const m = metricFor(spec, c, Date.now(), this.held(spec.endpointId));
           return { metricValues: [{ metricName: call.request.metricName || metricName(spec), metricValue: Math.ceil(m.metric), metricValueFloat: m.metric }] };
         }),
       StreamIsActive: (call: grpc.ServerWritableStream<Ref, unknown>) => this.streamIsActive(call),

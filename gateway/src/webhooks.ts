@@ -130,7 +130,7 @@ export class Webhooks {
       { ...opts, concurrency: 16, connection: this.conn },
     );
     this.worker.on("failed", (job, err) =>
-      this.log.warn({ url: job?.data.url, attempt: job?.attemptsMade, err: err.message }, "webhook delivery failed"),
+      this.log.warn({ ep: job?.data.ep, jobId: (job?.data.body as { id?: string } | undefined)?.id, url: job?.data.url, attempt: job?.attemptsMade, err: err.message }, "webhook delivery failed"),
     );
     this.worker.on("error", () => undefined);
   }

@@ -61,6 +61,7 @@ export const TEST_TIMINGS: Partial<Timings> = {
   webhookRetryDelayMs: 300,
   workerGoneMs: 5_000,
   scalerPushIntervalMs: 200,
+  healthIntervalMs: 300,
 };
 
 export const DEFAULT_TEST_ENDPOINT: EndpointConfig = { id: "ep", workerToken: "worker-token-0-ep" };

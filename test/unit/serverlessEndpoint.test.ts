@@ -153,7 +153,9 @@ describe("ServerlessEndpoint", () => {
         assert.strictEqual(secret!.inputs.stringData.webhookSecret, "whsec_c2lnbmluZy1rZXktb2YtMzI=", "the gateway signs this endpoint's webhooks with it");
         const settings = JSON.parse(secret!.inputs.stringData.settings);
         // only settings the gateway reads (contract EndpointSettings); worker counts live in the ScaledObject
-        assert.deepStrictEqual(Object.keys(settings).sort(), ["executionTimeoutMs", "pingIntervalMs", "scalerType", "scalerValue"]);
+        assert.deepStrictEqual(Object.keys(settings).sort(), ["crashLoopFailAfterMs", "executionTimeoutMs", "maxWorkerLosses", "pingIntervalMs", "scalerType", "scalerValue"]);
+        assert.strictEqual(settings.maxWorkerLosses, 3, "default retry cap");
+        assert.strictEqual(settings.crashLoopFailAfterMs, 600_000);
         assert.deepStrictEqual(validateSettings(settings, "settings"), settings, "the gateway accepts every setting as written");
         assert.strictEqual(rec.byType("pulumi-nodejs:dynamic/longshore:RandomToken").length, 0, "no token generated when one is given");
         // nothing secret leaks into the Deployment's plain fields

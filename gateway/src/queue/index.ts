@@ -12,13 +12,15 @@ import type { Logger } from "pino";
 import type { Timings } from "../config";
 import { Dispatcher } from "./dispatcher";
 import { Keys } from "./keys";
-import { Presence } from "./presence";
+import { MarkKind, PodView, Presence, WorkerDetail } from "./presence";
 import { EV, F, JobStatus, STATUS_FIELDS, StatusObject, TERMINAL, statusFromFields, statusObject } from "./record";
 import { Retention, Scripts } from "./scripts";
 import { Sweeper } from "./sweeper";
 
 export { TERMINAL } from "./record";
 export type { JobStatus, StatusObject } from "./record";
+export type { MarkKind, PodView, WorkerCounts, WorkerDetail } from "./presence";
+export { countStates } from "./presence";
 
 export interface SubmitRequest {
   input: unknown;
@@ -49,6 +51,37 @@ export interface JobQueueOptions {
   takeBatchBytes?: number;
   /** called (fire-and-forget) when a job reaches a terminal state on this replica: webhooks */
   onTerminal?: (ep: string, id: string, webhook: string) => void;
+  /** the endpoint's maxWorkerLosses (default timings.maxWorkerLosses) */
+  maxWorkerLossesFor?: (ep: string) => number;
+  /** every terminal transition made on this replica, and every re-queue after a lost worker (metrics) */
+  onEnded?: (ep: string, e: JobEnd) => void;
+  onRequeued?: (ep: string, id: string) => void;
+}
+
+export interface JobEnd {
+  id: string;
+  status: "COMPLETED" | "FAILED" | "TIMED_OUT" | "CANCELLED";
+  delayMs?: number;
+  executionMs?: number;
+  worker?: string;
+  error?: string;
+  /** jobs this entry stands for (purge, crash-loop give-up: many at once); default 1 */
+  count?: number;
+}
+
+/** One entry of an endpoint's recent failures (FAILED / TIMED_OUT), newest first. */
+export interface RecentFailure {
+  id: string;
+  status: string;
+  error: string;
+  worker?: string;
+  at: number;
+}
+
+/** a job's error as one line of at most 300 characters, for logs and the recent-failures list */
+export function errorText(e: unknown): string {
+  const s = typeof e === "string" ? e : JSON.stringify(e ?? null);
+  return s.length > 300 ? s.slice(0, 297) + "..." : s;
 }
 
 export class JobQueue {
@@ -89,6 +122,9 @@ export class JobQueue {
       events: this.events,
       endpoints: () => [...this.eps.keys()],
       leaseMs: (ep) => this.leaseMs(ep),
+      maxLosses: (ep) => this.opts.maxWorkerLossesFor?.(ep) ?? this.t.maxWorkerLosses,
+      onEnded: (ep, id, status, reason) => this.ended(ep, { id, status, error: reason }),
+      onRequeued: (ep, id) => this.opts.onRequeued?.(ep, id),
       onTerminal: (ep, id, wh) => this.opts.onTerminal?.(ep, id, wh),
     });
     this.sub = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
@@ -101,6 +137,39 @@ export class JobQueue {
         if (msg.slice(bar + 1) === this.replica) return;
         this.events.emit(msg.slice(0, bar));
       } else this.events.emit(msg);
+    });
+  }
+
+  /** a terminal transition on this replica: metrics, and failures into the endpoint's recent-failures list */
+  private ended(ep: string, e: JobEnd) {
+    this.opts.onEnded?.(ep, e);
+    if (e.status === "FAILED" || e.status === "TIMED_OUT") {
+      const f: RecentFailure = { id: e.id, status: e.status, error: errorText(e.error ?? ""), at: Date.now(), ...(e.worker ? { worker: e.worker } : {}) };
+      const m = this.redis.multi();
+      m.lpush(this.k.fails(ep), JSON.stringify(f));
+      m.ltrim(this.k.fails(ep), 0, 49);
+      m.exec().catch(() => undefined);
+    }
+  }
+
+  /** The endpoint's recent failures, newest first (at most 50; kept across restarts, in Redis). */
+  async recentFailures(ep: string, n = 10): Promise<RecentFailure[]> {
+    const raw = await this.redis.lrange(this.k.fails(ep), 0, Math.max(0, n - 1));
+    return raw.flatMap((r) => {
+      try {
+        return [JSON.parse(r) as RecentFailure];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Delay and execution time (ms) of the endpoint's latest finished jobs (at most 500, newest first). */
+  async latencySamples(ep: string): Promise<{ delayMs: number; executionMs: number }[]> {
+    const raw = await this.redis.lrange(this.k.lat(ep), 0, 499);
+    return raw.map((r) => {
+      const [d, x] = r.split(":").map(Number);
+      return { delayMs: d, executionMs: x };
     });
   }
 
@@ -220,6 +289,8 @@ export class JobQueue {
     const r = await this.scripts.abort({ ep, id, status: "CANCELLED", now: Date.now(), retention: this.retention, error: "" });
     if (!r) return ((await this.redis.hget(this.k.rec(id), F.status)) as JobStatus) ?? null;
     if (r.webhook) this.opts.onTerminal?.(ep, id, r.webhook);
+    this.ended(ep, { id, status: "CANCELLED" });
+    this.log.info({ ep, jobId: id, was: r.previous }, "job cancelled");
     return "CANCELLED";
   }
 
@@ -243,15 +314,35 @@ export class JobQueue {
       for (const h of r.webhooks) this.opts.onTerminal?.(ep, h.id, h.url);
       if (r.popped < 500) break;
     }
+    if (removed) {
+      this.opts.onEnded?.(ep, { id: "(purged)", status: "CANCELLED", count: removed });
+      this.log.info({ ep, removed }, "queue purged: waiting jobs cancelled");
+    }
     return removed;
+  }
+
+  /** Every waiting job of the endpoint ends FAILED with `reason` (the crash-loop give-up, health.ts). */
+  async failWaiting(ep: string, reason: string): Promise<number> {
+    let failed = 0;
+    for (;;) {
+      const r = await this.scripts.purge({ ep, now: Date.now(), retention: this.retention, limit: 500, status: "FAILED", error: JSON.stringify(reason) });
+      failed += r.removed;
+      for (const h of r.webhooks) this.opts.onTerminal?.(ep, h.id, h.url);
+      if (r.popped < 500) break;
+    }
+    if (failed) {
+      this.ended(ep, { id: `(${failed} waiting jobs)`, status: "FAILED", error: reason, count: failed });
+      this.log.warn({ ep, failed, reason }, "waiting jobs FAILED: the endpoint's workers cannot start");
+    }
+    return failed;
   }
 
   counts(ep: string): Promise<EndpointCounts> {
     return this.scripts.counts(ep);
   }
 
-  async health(ep: string) {
-    const [c, cnt, workers] = await Promise.all([this.counts(ep), this.redis.hgetall(this.k.counters(ep)), this.presence.workers(ep)]);
+  async health(ep: string, pods?: Map<string, PodView>) {
+    const [c, cnt, workers] = await Promise.all([this.counts(ep), this.redis.hgetall(this.k.counters(ep)), this.presence.workers(ep, pods)]);
     const num = (k: string) => Number(cnt[k] ?? 0);
     return {
       jobs: {
@@ -267,10 +358,43 @@ export class JobQueue {
 
   // ---------------------------------------------------------------- worker side
   /** Long-poll take for an HTTP worker: resolves with up to n job JSON strings, or [] after waitMs. */
-  take(ep: string, worker: string, n: number, waitMs: number, isGone: () => boolean): Promise<string[]> {
-    if (this.closing) return Promise.resolve([]);
+  async take(ep: string, worker: string, n: number, waitMs: number, isGone: () => boolean): Promise<string[]> {
+    if (this.closing) return [];
     this.presence.touch(ep, worker, 0);
+    const mark = await this.presence.blocked(ep, worker);
+    if (mark) {
+      // out of dispatch (ping status=unhealthy, or a stopPod result): the long-poll is held as if the queue were
+      // empty, so the SDK does not spin, and answered 204
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.stopping, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+      clearTimeout(timer);
+      return [];
+    }
     return this.ensureEndpoint(ep).take(worker, n, waitMs, isGone);
+  }
+
+  /** Takes a worker out of dispatch (see presence.ts): it gets no job until the mark is cleared. */
+  markWorker(ep: string, worker: string, kind: MarkKind, reason: string, restarts = -1): Promise<void> {
+    return this.presence.mark(ep, worker, { kind, at: Date.now(), reason: reason.slice(0, 300), restarts });
+  }
+
+  unmarkWorker(ep: string, worker: string): Promise<void> {
+    return this.presence.unmark(ep, worker);
+  }
+
+  /** true for the first replica to ask about this pod (its cold start is measured once) */
+  async claimColdStart(ep: string, pod: string): Promise<boolean> {
+    const key = `${this.k.prefix}:cold:${ep}`;
+    const m = this.redis.multi();
+    m.hsetnx(key, pod, Date.now());
+    m.pexpire(key, 24 * 3600_000);
+    const r = await m.exec();
+    return Number(r?.[0]?.[1]) === 1;
+  }
+
+  /** Every worker of the endpoint with its state (pods: the pod watch's view, on Kubernetes). */
+  workerDetails(ep: string, pods?: Map<string, PodView>): Promise<WorkerDetail[]> {
+    return this.presence.details(ep, pods);
   }
 
   /** job-done. body = what the SDK posted. 200, or 404 / 409 with the reason. */
@@ -298,6 +422,15 @@ export class JobQueue {
     }
     if (r.webhook) this.opts.onTerminal?.(ep, id, r.webhook);
     this.presence.touch(ep, worker, 0);
+    const sa = Number(r.sa);
+    const e: JobEnd = { id, status, worker, ...(failed ? { error: errorText(result) } : {}) };
+    if (sa > 0 && r.previous === "IN_PROGRESS") {
+      e.delayMs = sa - Number(r.ca);
+      e.executionMs = now - sa;
+    }
+    this.ended(ep, e);
+    if (failed) this.log.info({ ep, jobId: id, worker, error: e.error }, "job FAILED (worker reported an error)");
+    else this.log.debug({ ep, jobId: id, worker, executionMs: e.executionMs }, "job COMPLETED");
     return { code: 200 };
   }
 

@@ -43,6 +43,18 @@ export class Keys {
   workers(ep: string) {
     return `${this.prefix}:wk:${ep}`;
   }
+  /** latency samples of finished jobs: list "<delay ms>:<execution ms>", newest first, 500 kept */
+  lat(ep: string) {
+    return `${this.prefix}:lat:${ep}`;
+  }
+  /** recent failures (FAILED / TIMED_OUT): list of JSON {id, status, error, worker, at}, newest first, 50 kept */
+  fails(ep: string) {
+    return `${this.prefix}:rf:${ep}`;
+  }
+  /** workers out of dispatch: hash worker id -> JSON {kind: "unhealthy" | "recycle", at, reason, restarts} */
+  marks(ep: string) {
+    return `${this.prefix}:wm:${ep}`;
+  }
   /** ids a worker must stop (set), read by its job-stop long-poll */
   stop(ep: string, worker: string) {
     return `${this.prefix}:stop:${ep}:${worker}`;

@@ -78,7 +78,7 @@ export class Scripts {
 
   async finish(o: { ep: string; id: string; worker: string; status: string; field: "out" | "err"; value: string; now: number; retention: Retention }) {
     const k = this.k;
-    const r = nil((await this.call("lsFinish", k.rec(o.id), k.stream(o.id), k.counters(o.ep), k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.ttl,
+    const r = nil((await this.call("lsFinish", k.rec(o.id), k.stream(o.id), k.counters(o.ep), k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.ttl, k.lat(o.ep),
       o.worker, o.status, o.field, o.value, o.now, o.retention.runMs, o.retention.syncMs, k.prefix, o.ep, o.id)) as string[] | "nf" | null);
     if (r === null || r === "nf") return r;
     const [webhook, previous, ca, sa, rt] = r;
@@ -98,8 +98,8 @@ export class Scripts {
     const k = this.k;
     const r = (await this.call("lsReap", k.running(o.ep), k.wait(o.ep), k.low(o.ep), k.counters(o.ep), k.ttl,
       k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.maxStalls, o.limit, o.timeoutError)) as (string | number)[];
-    const out: { kind: "timeout" | "failed" | "requeued"; id: string; webhook: string; stalls: number }[] = [];
-    for (let i = 0; i < r.length; i += 4) out.push({ kind: r[i] as "timeout", id: String(r[i + 1]), webhook: String(r[i + 2]), stalls: Number(r[i + 3]) });
+    const out: { kind: "timeout" | "failed" | "requeued"; id: string; webhook: string; stalls: number; worker: string }[] = [];
+    for (let i = 0; i < r.length; i += 5) out.push({ kind: r[i] as "timeout", id: String(r[i + 1]), webhook: String(r[i + 2]), stalls: Number(r[i + 3]), worker: String(r[i + 4]) });
     return out;
   }
 
@@ -137,10 +137,12 @@ export class Scripts {
       o.now, o.ep, o.id, k.events, o.wake)) as number | string | null);
   }
 
-  async purge(o: { ep: string; now: number; retention: Retention; limit: number }) {
+  /** waiting jobs -> CANCELLED (purge-queue) or, with status/error, FAILED (crash-loop give-up) */
+  async purge(o: { ep: string; now: number; retention: Retention; limit: number; status?: "CANCELLED" | "FAILED"; error?: string }) {
     const k = this.k;
+    const extra = o.status ? [o.status, ...(o.error !== undefined ? [o.error] : [])] : [];
     const r = (await this.call("lsPurge", k.wait(o.ep), k.low(o.ep), k.counters(o.ep), k.running(o.ep), k.ttl,
-      k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.limit)) as (string | number)[];
+      k.prefix, o.ep, o.now, o.retention.runMs, o.retention.syncMs, o.limit, ...extra)) as (string | number)[];
     const webhooks: { id: string; url: string }[] = [];
     for (let i = 2; i < r.length; i += 2) webhooks.push({ id: String(r[i]), url: String(r[i + 1]) });
     return { popped: Number(r[0]), removed: Number(r[1]), webhooks };

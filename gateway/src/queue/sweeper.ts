@@ -21,6 +21,12 @@ export class Sweeper {
       events: EventEmitter;
       endpoints: () => string[];
       leaseMs: (ep: string) => number;
+      /** the endpoint's maxWorkerLosses */
+      maxLosses: (ep: string) => number;
+      /** a job ended in the sweeper: FAILED after losing its worker too often, or TIMED_OUT */
+      onEnded?: (ep: string, id: string, status: "FAILED" | "TIMED_OUT", reason: string) => void;
+      /** a job was re-queued after losing its worker */
+      onRequeued?: (ep: string, id: string) => void;
       onTerminal: (ep: string, id: string, webhook: string) => void;
     },
   ) {}
@@ -32,14 +38,20 @@ export class Sweeper {
       for (;;) {
         const r = await scripts.reap({
           ep, now: Date.now(), retention: { runMs: t.retentionRunMs, syncMs: t.retentionRunsyncMs },
-          maxStalls: t.maxStalledCount, limit: BATCH, timeoutError: JSON.stringify("execution timeout exceeded"),
+          maxStalls: Math.max(0, this.o.maxLosses(ep) - 1), limit: BATCH, timeoutError: JSON.stringify("execution timeout exceeded"),
         });
         for (const j of r) {
           if (j.kind === "requeued") {
-            log.warn({ ep, id: j.id, stalls: j.stalls }, "lease lapsed (worker gone): job re-queued");
+            log.warn({ ep, jobId: j.id, worker: j.worker, stalls: j.stalls }, "lease lapsed (worker gone): job re-queued");
             this.o.events.emit(EV.queued(ep));
-          } else if (j.kind === "timeout") log.info({ ep, id: j.id }, "job timed out");
-          else log.warn({ ep, id: j.id, stalls: j.stalls }, "job lost its worker too often: FAILED");
+            this.o.onRequeued?.(ep, j.id);
+          } else if (j.kind === "timeout") {
+            log.info({ ep, jobId: j.id, worker: j.worker }, "job timed out");
+            this.o.onEnded?.(ep, j.id, "TIMED_OUT", "execution timeout exceeded");
+          } else {
+            log.warn({ ep, jobId: j.id, worker: j.worker, stalls: j.stalls }, "job lost its worker too often: FAILED");
+            this.o.onEnded?.(ep, j.id, "FAILED", `job lost its worker ${j.stalls} times (maxWorkerLosses ${this.o.maxLosses(ep)}); last worker ${j.worker}`);
+          }
           if (j.webhook) this.o.onTerminal(ep, j.id, j.webhook);
         }
         if (r.length < BATCH) break;
@@ -53,7 +65,7 @@ export class Sweeper {
       const r = await this.o.scripts.expire({ now: Date.now(), limit: BATCH });
       for (const j of r) {
         this.o.events.emit(EV.done(j.id));
-        this.o.log.info(j, j.was === "IN_PROGRESS" ? "job ttl expired while it ran: removed, its worker told to stop" : "job ttl expired: removed");
+        this.o.log.info({ ep: j.ep, jobId: j.id, was: j.was }, j.was === "IN_PROGRESS" ? "job ttl expired while it ran: removed, its worker told to stop" : "job ttl expired: removed");
       }
       if (r.length < BATCH) break;
     }

@@ -125,6 +125,7 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
     const r = await ctx.queue.retry(req.params.ep, req.params.id);
     if (r === null) return reply.code(404).send({ error: `job ${req.params.id} not found` });
     if (r !== "ok") return reply.code(400).send({ error: `job ${req.params.id} is ${r}: only FAILED or TIMED_OUT jobs can be retried` });
+    ctx.metrics.retries.inc({ endpoint: req.params.ep, reason: "retry_request" });
     return { id: req.params.id, status: "IN_QUEUE" };
   });
 
@@ -134,6 +135,6 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
   });
 
   app.get<{ Params: EpParams }>("/v2/:ep/health", { schema: schema({ ep: EP }), onRequest: guard("status") }, async (req) => {
-    return ctx.queue.health(req.params.ep);
+    return ctx.health.health(req.params.ep);
   });
 }

@@ -65,6 +65,9 @@ export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
       if (r.code !== 200) return reply.code(r.code).send({ error: r.reason });
       const b = body as Record<string, unknown>;
       if (b.status !== "IN_PROGRESS") ctx.metrics.finished.inc({ endpoint: req.params.ep, status: b.error ? "FAILED" : "COMPLETED" });
+      // runpod-python sets stopPod when the handler returned refresh_worker (or the worker runs with
+      // refresh_worker): the pod is recycled after this job (health.ts)
+      if (b.status !== "IN_PROGRESS" && b.stopPod === true) await ctx.health.recycle(req.params.ep, req.params.worker, req.params.id!);
       return { ok: true };
     },
   );
@@ -88,10 +91,16 @@ export function workerRoutes(app: FastifyInstance, ctx: Ctx) {
   );
 
   refuseHead(app, "/v2/:ep/ping/:worker");
-  app.get<{ Params: P; Querystring: { job_id?: string | string[] } }>(
+  app.get<{ Params: P; Querystring: { job_id?: string | string[]; status?: string; check?: string; reason?: string } }>(
     "/v2/:ep/ping/:worker",
     { schema: { params: params({ ep: EP, worker: WORKER }) }, onRequest: guard, exposeHeadRoute: false },
     async (req) => {
+      // runpod-python's fitness checks report a failure with one ping carrying status=unhealthy, check and
+      // reason (<= 256 chars), then exit(1): the worker leaves dispatch (health.ts)
+      if (req.query.status === "unhealthy") {
+        const str = (v: unknown) => (typeof v === "string" ? v : Array.isArray(v) ? String(v[0] ?? "") : "").slice(0, 256);
+        await ctx.health.reportUnhealthy(req.params.ep, req.params.worker, str(req.query.check), str(req.query.reason));
+      }
       const raw = req.query.job_id;
       const ids = (Array.isArray(raw) ? raw : raw ? [raw] : [])
         .flatMap((s) => String(s).split(","))

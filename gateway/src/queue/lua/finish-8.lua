@@ -4,13 +4,14 @@
   result wins and a worker now running the re-queued job is told to stop.
   KEYS[1] record   KEYS[2] stream list   KEYS[3] counters P:cnt:<ep>   KEYS[4] running index P:r:<ep>
   KEYS[5] wait list   KEYS[6] low-priority wait list   KEYS[7] ttl index
+  KEYS[8] latency samples P:lat:<ep> (the newest 500 "<delay ms>:<execution ms>", for `longshore status`)
   ARGV[1] worker   ARGV[2] status   ARGV[3] field 'out' | 'err'   ARGV[4] value JSON   ARGV[5] now (ms)
   ARGV[6] retention of /run jobs (ms)   ARGV[7] retention of /runsync jobs (ms)   ARGV[8] key prefix P
   ARGV[9] ep   ARGV[10] id
   Returns 'nf' (no such job on this endpoint), false (refused), or { webhook, previous status, ca, sa, rt }
   ('' when absent; the last three answer a waiter on this replica without reading the record again). ]]
 --- @include "terminal"
-local rec, stream, counters, running, waitKey, lowKey, ttlKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local rec, stream, counters, running, waitKey, lowKey, ttlKey, latKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local worker, status, field, value, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local keepRunMs, keepSyncMs, prefix, ep, id = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local f = redis.call('HMGET', rec, 'st', 'w', 'sy', 'wh', 'pw', 'ep', 'ca', 'sa', 'rt', 'pg', 'sn', 'lp')
@@ -24,6 +25,10 @@ if f[10] then redis.call('HDEL', rec, 'pg') end
 if st == 'IN_QUEUE' then
   -- re-queued after a lapsed lease, and now finished by its former worker: out of the queue
   if f[12] == '1' then redis.call('LREM', lowKey, -1, id) else redis.call('LREM', waitKey, -1, id) end
+end
+if st == 'IN_PROGRESS' and f[7] and f[8] then
+  redis.call('LPUSH', latKey, (tonumber(f[8]) - tonumber(f[7])) .. ':' .. (tonumber(now) - tonumber(f[8])))
+  redis.call('LTRIM', latKey, 0, 499)
 end
 local stopWorker = false
 if (not isHolder) and st == 'IN_PROGRESS' and holder then stopWorker = holder end
