@@ -35,7 +35,7 @@ import runpod
 MODEL = os.getenv("OPENAI_SERVED_MODEL_NAME_OVERRIDE") or "zen-bigram"
 TOKEN_DELAY_S = float(os.getenv("TOKEN_DELAY_S", "0.05"))
 EMBEDDING_DIM = 64
-CREATED = int(time.time())
+CREATED = 1796083200  # fixed (2026-12-01): /v1/models is deterministic
 
 with contextlib.redirect_stdout(io.StringIO()):  # importing `this` prints the Zen
     import this
