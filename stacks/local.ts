@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
-import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { apiKeysFrom, endpointArgsFrom, endpointConfig, EndpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
 import { coldStartBlock } from "./coldStart";
 
 /**
@@ -89,7 +89,19 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         { ...k8sOpts, dependsOn: deps });
     const coldStart = coldStartBlock(cfg, platform, registry, prePullPause, k8sOpts, deps);
 
+    // OpenAI-compatible example (docs/openai.md): examples/openai-worker behind /v2/<id>/openai/v1; config
+    // `longshore:openaiEndpoint` (an endpoint object like `endpoint`; unset: not deployed)
+    const oaiCfg = cfg.getObject<EndpointConfig>("openaiEndpoint");
+    const oaiId = oaiCfg?.id ?? "openai";
+    const openai = oaiCfg && new ServerlessEndpoint(oaiId, endpointArgsFrom(oaiCfg, oaiId, platform, new WorkerImage("openai-worker", {
+        context: cfg.get("openaiWorkerContext") ?? "examples/openai-worker",
+        repository: `${registry}/longshore/${oaiId}`,
+        tags: ["0.1.0"],
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
+    }).ref), { ...k8sOpts, dependsOn: deps });
+
     return {
+        openaiEndpointId: openai ? openai.endpointId : undefined,
         target: "local",
         namespace: platform.namespace,
         gatewayUrl: platform.gatewayUrl,

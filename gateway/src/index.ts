@@ -15,6 +15,7 @@ import { RateLimiter } from "./limits";
 import { Metrics } from "./metrics";
 import { JobQueue } from "./queue";
 import { clientRoutes } from "./routes/client";
+import { openaiRoutes } from "./routes/openai";
 import { workerRoutes } from "./routes/worker";
 import { ScalerServer } from "./scaler";
 import { WebhookTargetPolicy } from "./ssrf";
@@ -253,6 +254,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   clientRoutes(app, ctx);
   workerRoutes(app, ctx);
   adminRoutes(app, ctx);
+  openaiRoutes(app, ctx);
 
   await app.listen({ port: opts.port ?? 8080, host });
   const addr = app.server.address();
