@@ -310,8 +310,10 @@ func (w *Worker) start(j *Job) {
 		w.log.Info(j.ID, "started")
 		t0 := time.Now()
 		res, isStream := w.runner.Run(ctx, j, Hooks{
-			Progress: func(o any) { w.post(w.env.DoneURL, j.ID, map[string]any{"status": "IN_PROGRESS", "output": o}, false, false) },
-			Stream:   func(c any) { w.post(w.env.StreamURL, j.ID, map[string]any{"output": c}, false, false) },
+			Progress: func(o any) {
+				w.post(w.env.DoneURL, j.ID, map[string]any{"status": "IN_PROGRESS", "output": o}, false, false)
+			},
+			Stream: func(c any) { w.post(w.env.StreamURL, j.ID, map[string]any{"output": c}, false, false) },
 		})
 		switch context.Cause(ctx) {
 		case errStopped:

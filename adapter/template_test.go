@@ -26,18 +26,18 @@ func render(t *testing.T, tmpl string, in any) (string, error) {
 func TestTemplateRendersFieldsAndValues(t *testing.T) {
 	in := input(t, `{"prompt":"a cat","n":3,"big":12345678901234567890,"ok":true,"opts":{"k":[1,"x"]},"list":["a","b"]}`)
 	cases := map[string]string{
-		"{input.prompt}":                "a cat",
-		"--n={input.n}":                 "--n=3",
-		"{input.big}":                   "12345678901234567890",
-		"{input.ok}":                    "true",
-		"{input.opts}":                  `{"k":[1,"x"]}`,
-		"{input.opts.k.1}":              "x",
-		"{input.list.0}-{input.list.1}": "a-b",
-		"{input.steps=20}":              "20",
-		"{input.prompt=default}":        "a cat",
+		"{input.prompt}":                  "a cat",
+		"--n={input.n}":                   "--n=3",
+		"{input.big}":                     "12345678901234567890",
+		"{input.ok}":                      "true",
+		"{input.opts}":                    `{"k":[1,"x"]}`,
+		"{input.opts.k.1}":                "x",
+		"{input.list.0}-{input.list.1}":   "a-b",
+		"{input.steps=20}":                "20",
+		"{input.prompt=default}":          "a cat",
 		"{job.id}:{job.dir}:{output.dir}": "j1:/jobs/j1:/jobs/j1/out",
-		"{{literal}} {input.n}":          "{literal} 3",
-		"plain":                          "plain",
+		"{{literal}} {input.n}":           "{literal} 3",
+		"plain":                           "plain",
 	}
 	for tmpl, want := range cases {
 		got, err := render(t, tmpl, in)
@@ -76,20 +76,20 @@ func TestTemplateRefusesBadPlaceholders(t *testing.T) {
 
 func TestSpecValidationNamesTheField(t *testing.T) {
 	cases := map[string]string{
-		`{"kind":"cmd"}`:                                             "kind",
-		`{"command":{"args":["{input.}"]}}`:                          "command.args[0]",
-		`{"command":{"args":["ok","{nope}"]}}`:                       "command.args[1]",
-		`{"command":{"output":{"dir":"../etc"}}}`:                    "command.output.dir",
-		`{"command":{"output":{"dir":"/tmp"}}}`:                      "command.output.dir",
-		`{"command":{"output":{"from":"s3"}}}`:                       "command.output.from",
-		`{"command":{"stdin":"file"}}`:                               "command.stdin",
-		`{"command":{"inputFiles":[{"field":"a.b"}]}}`:               "command.inputFiles[0].field",
-		`{"command":{"inputFiles":[{"field":"a","name":"../x"}]}}`:   "command.inputFiles[0].name",
-		`{"kind":"http"}`:                                            "http",
-		`{"kind":"http","http":{"port":0}}`:                          "http.port",
-		`{"kind":"http","http":{"port":80,"path":"run"}}`:            "http.path",
-		`{"command":{"argz":[]}}`:                                    "argz",
-		`{"concurrency":100}`:                                        "concurrency",
+		`{"kind":"cmd"}`:                                           "kind",
+		`{"command":{"args":["{input.}"]}}`:                        "command.args[0]",
+		`{"command":{"args":["ok","{nope}"]}}`:                     "command.args[1]",
+		`{"command":{"output":{"dir":"../etc"}}}`:                  "command.output.dir",
+		`{"command":{"output":{"dir":"/tmp"}}}`:                    "command.output.dir",
+		`{"command":{"output":{"from":"s3"}}}`:                     "command.output.from",
+		`{"command":{"stdin":"file"}}`:                             "command.stdin",
+		`{"command":{"inputFiles":[{"field":"a.b"}]}}`:             "command.inputFiles[0].field",
+		`{"command":{"inputFiles":[{"field":"a","name":"../x"}]}}`: "command.inputFiles[0].name",
+		`{"kind":"http"}`:                                          "http",
+		`{"kind":"http","http":{"port":0}}`:                        "http.port",
+		`{"kind":"http","http":{"port":80,"path":"run"}}`:          "http.path",
+		`{"command":{"argz":[]}}`:                                  "argz",
+		`{"concurrency":100}`:                                      "concurrency",
 	}
 	for raw, field := range cases {
 		_, err := ParseSpec(raw)
