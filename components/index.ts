@@ -9,3 +9,5 @@ export * from "./serverlessEndpoint";
 export * from "./gpuNodePool";
 export * from "./nvidiaDevicePlugin";
 export * from "./keda";
+export * from "./commandWorker";
+export { ImageConfig, ImageConfigArgs, ImageConfigOptions, ImageProcessConfig, resolveImageConfig, imageConfigProvider } from "./imageConfig";

@@ -11,6 +11,7 @@ import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
+import { EndpointWorker, adapterInjection } from "./commandWorker";
 import {
     DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
     endpointIdError, webhookSecretError, workerTokenError, workerUrls,
@@ -116,6 +117,12 @@ export interface ServerlessEndpointArgs {
     tolerations?: pulumi.Input<pulumi.Input<k8s.types.input.core.v1.Toleration>[]>;
     /** Extra labels on the Deployment and its pods. */
     labels?: Record<string, string>;
+    /**
+     * How the image takes jobs. Default: it is a RunPod SDK worker. `{ command, adapterImage }` runs a CLI image's
+     * entrypoint once per job, `{ http, adapterImage }` forwards jobs to an HTTP server image — both unchanged
+     * (docs/bring-any-image.md).
+     */
+    worker?: EndpointWorker;
 }
 
 /** Normalises a GPU type name to its nvidia.com/gpu.product label value. */
@@ -390,6 +397,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             volumeMounts.push({ name: "volume", mountPath, readOnly: vol.readOnly });
         }
 
+        // command / http workers: the adapter is injected into the pod (components/commandWorker.ts)
+        const adapter = args.worker !== undefined ? adapterInjection(name, v, args.worker, image, this, [...Object.keys(env), ...Object.keys(secretEnv)]) : undefined;
+
         setChild(this, "deployment", new k8s.apps.v1.Deployment(`${name}-worker`, {
             metadata: { name: deploymentName, namespace, labels: podLabels },
             spec: {
@@ -411,15 +421,17 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                         nodeSelector: args.nodeSelector,
                         tolerations,
                         affinity,
+                        initContainers: adapter?.initContainers,
                         containers: [{
                             name: "worker",
                             image,
-                            env: containerEnv,
+                            command: adapter?.command,
+                            env: [...containerEnv, ...(adapter?.env ?? [])],
                             resources,
-                            volumeMounts,
+                            volumeMounts: [...volumeMounts, ...(adapter?.volumeMounts ?? [])],
                             securityContext: { allowPrivilegeEscalation: false },
                         }],
-                        volumes,
+                        volumes: [...volumes, ...(adapter?.volumes ?? [])],
                     },
                 },
             },
