@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
 import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { cliModelEndpoint } from "./cliModel";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -85,6 +86,9 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage),
         { ...k8sOpts, dependsOn: deps });
 
+    // a command endpoint: examples/cli-model's CLI image, unchanged, behind the adapter (stacks/cliModel.ts)
+    const cliModel = cliModelEndpoint(cfg, registry, platform, { ...k8sOpts, dependsOn: deps });
+
     return {
         target: "local",
         namespace: platform.namespace,
@@ -98,5 +102,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         jobUrl: endpoint.jobUrl,
         workerDeployment: endpoint.deploymentName,
         scaledObject: endpoint.scaledObjectName,
+        cliModelEndpointId: cliModel?.endpointId,
+        cliModelDeployment: cliModel?.deployment,
     };
 }
