@@ -60,6 +60,13 @@ func (r *CommandRunner) fail(typ, msg, tb string, extra map[string]any) Result {
 }
 
 func (r *CommandRunner) Run(ctx context.Context, job *Job, h Hooks) (Result, bool) {
+	var start, end time.Time
+	res, isStream := r.run(ctx, job, h, &start, &end)
+	res.ProcStart, res.ProcEnd = start, end
+	return res, isStream
+}
+
+func (r *CommandRunner) run(ctx context.Context, job *Job, h Hooks, procStart, procEnd *time.Time) (Result, bool) {
 	jobDir := filepath.Join(r.JobsDir, unsafeChars.ReplaceAllString(job.ID, "_"))
 	outDir := filepath.Join(jobDir, r.Spec.Output.Dir)
 	if err := os.MkdirAll(outDir, 0o777); err != nil {
@@ -130,6 +137,7 @@ func (r *CommandRunner) Run(ctx context.Context, job *Job, h Hooks) (Result, boo
 	} else {
 		cmd.Stdout = out
 	}
+	*procStart = time.Now()
 	if err := cmd.Start(); err != nil {
 		return r.fail("CommandNotStarted", fmt.Sprintf("cannot start %q: %v", argv[0], err), "", nil), false
 	}
@@ -149,6 +157,7 @@ func (r *CommandRunner) Run(ctx context.Context, job *Job, h Hooks) (Result, boo
 		}
 	}()
 	werr := cmd.Wait()
+	*procEnd = time.Now()
 	close(exited)
 	errLines.Flush()
 	if outLines != nil {

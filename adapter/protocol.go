@@ -41,6 +41,8 @@ type Job struct {
 type Result struct {
 	Output any    `json:"output,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// when the program ran: its start (before exec) and its exit, for the timing log (not posted)
+	ProcStart, ProcEnd time.Time `json:"-"`
 }
 
 // Hooks let a runner report while a job runs.
@@ -116,11 +118,14 @@ type Worker struct {
 	life       context.Context
 	endLife    context.CancelFunc
 	drainOnce  sync.Once
+	// LONGSHORE_ADAPTER_TIMINGS=1: log per-job timings (bench/adapter.ts reads them)
+	timings bool
 }
 
 func NewWorker(env Env, runner Runner, concurrency int, log *Logger) *Worker {
 	w := &Worker{env: env, runner: runner, conc: concurrency, log: log, inHand: map[string]*inHand{},
 		client: &http.Client{}, slots: make(chan struct{}, concurrency)}
+	w.timings = os.Getenv("LONGSHORE_ADAPTER_TIMINGS") == "1"
 	w.takeCtx, w.stopTaking = context.WithCancel(context.Background())
 	w.life, w.endLife = context.WithCancel(context.Background())
 	return w
@@ -328,7 +333,14 @@ func (w *Worker) start(j *Job) {
 			res = Result{Error: ErrorJSON("OutputTooLarge", fmt.Sprintf("job output is %d bytes, over the gateway's limit: write files to the output dir and give the job an s3Config", len(b)), "", w.env.WorkerID, nil)}
 			w.post(w.env.DoneURL, j.ID, res, isStream, true)
 		}
-		w.log.Info(j.ID, fmt.Sprintf("finished in %d ms", time.Since(t0).Milliseconds()))
+		t1 := time.Now()
+		w.log.Info(j.ID, fmt.Sprintf("finished in %d ms", t1.Sub(t0).Milliseconds()))
+		if w.timings && !res.ProcStart.IsZero() {
+			// the adapter's own time per job, the program's run excluded: before it (input, files, templates,
+			// job dir) and after it (output, result post)
+			w.log.Info(j.ID, fmt.Sprintf("timing prep_us=%d process_us=%d post_us=%d", res.ProcStart.Sub(t0).Microseconds(),
+				res.ProcEnd.Sub(res.ProcStart).Microseconds(), t1.Sub(res.ProcEnd).Microseconds()))
+		}
 	}()
 }
 
