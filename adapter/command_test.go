@@ -193,7 +193,7 @@ func TestCommandInputFilesAndOutputFiles(t *testing.T) {
 }
 
 func TestCommandOutputFilesOverTheInlineLimitNeedS3(t *testing.T) {
-	r := shRunner(t, `head -c 3000 /dev/zero > "$LONGSHORE_OUTPUT_DIR/big.bin"`, `{"command":{"output":{"from":"files","inlineLimitBytes":1000}}}`)
+	r := shRunner(t, `head -c 3000 /dev/zero > "$LONGSHORE_OUTPUT_DIR/big file.bin"`, `{"command":{"output":{"from":"files","inlineLimitBytes":1000}}}`)
 	res, _ := r.Run(context.Background(), job("j", `{}`), Hooks{})
 	if e := errorOf(t, res); e["error_type"] != "OutputTooLarge" || !strings.Contains(e["error_message"].(string), "s3Config") {
 		t.Fatalf("%v", e)
@@ -210,7 +210,7 @@ func TestCommandOutputFilesOverTheInlineLimitNeedS3(t *testing.T) {
 		b := new(bytes.Buffer)
 		b.ReadFrom(q.Body)
 		mu.Lock()
-		puts[q.URL.Path] = b.Len()
+		puts[q.URL.EscapedPath()] = b.Len()
 		mu.Unlock()
 	}))
 	defer s3.Close()
@@ -221,7 +221,7 @@ func TestCommandOutputFilesOverTheInlineLimitNeedS3(t *testing.T) {
 		t.Fatal(res.Error)
 	}
 	f := res.Output.(map[string]any)["files"].([]outFile)[0]
-	if puts["/bkt/job-1/big.bin"] != 3000 || f.URL != s3.URL+"/bkt/job-1/big.bin" || f.Key != "job-1/big.bin" || f.Base64 != "" {
+	if puts["/bkt/job-1/big%20file.bin"] != 3000 || f.URL != s3.URL+"/bkt/job-1/big%20file.bin" || f.Key != "job-1/big file.bin" || f.Base64 != "" {
 		t.Fatalf("puts %v file %+v", puts, f)
 	}
 }

@@ -198,8 +198,8 @@ func (c *S3Config) Put(ctx context.Context, key, file string) (string, error) {
 		escaped = append(escaped, s3Escape(seg))
 	}
 	u := *base
-	u.Path = base.Path + "/" + strings.Join(escaped, "/")
-	u.RawPath = u.Path
+	u.Path = base.Path + "/" + c.BucketName + "/" + key
+	u.RawPath = base.EscapedPath() + "/" + strings.Join(escaped, "/")
 	req, err := http.NewRequestWithContext(ctx, "PUT", u.String(), bytes.NewReader(body))
 	if err != nil {
 		return "", err
