@@ -16,7 +16,8 @@ import (
 const SpecEnv = "LONGSHORE_WORKER_SPEC"
 
 type Spec struct {
-	// "command" (one process per job, the default) or "http" (forward each job to a server in the pod).
+	// "command" (one process per job) or "http" (forward each job to a server in the pod). Default: "http"
+	// when only http is given, else "command".
 	Kind        string       `json:"kind"`
 	Command     *CommandSpec `json:"command,omitempty"`
 	HTTP        *HTTPSpec    `json:"http,omitempty"`
@@ -79,7 +80,11 @@ func ParseSpec(raw string) (*Spec, error) {
 		}
 	}
 	if s.Kind == "" {
+		// the endpoint declaration's shape ({"command": …} or {"http": …}) says the kind
 		s.Kind = "command"
+		if s.HTTP != nil && s.Command == nil {
+			s.Kind = "http"
+		}
 	}
 	if s.Concurrency == 0 {
 		s.Concurrency = 1

@@ -97,6 +97,9 @@ func TestSpecValidationNamesTheField(t *testing.T) {
 			t.Errorf("%s: want an error naming %s, got %v", raw, field, err)
 		}
 	}
+	if h, err := ParseSpec(`{"http":{"port":8000}}`); err != nil || h.Kind != "http" || h.HTTP.Path != "/" || h.HTTP.HealthPath != "/health" {
+		t.Errorf("http kind from the declaration's shape: %+v %v", h, err)
+	}
 	s, err := ParseSpec("")
 	if err != nil || s.Kind != "command" || s.Command.Stdin != "input" || s.Command.Output.From != "stdout" || s.Command.Output.Dir != "out" || s.Concurrency != 1 {
 		t.Errorf("defaults: %+v %v", s, err)

@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { Validator } from "./validate";
 import { digestRef } from "./imageRef";
 import { ImageConfig } from "./imageConfig";
+import { ADAPTER_PATH, JOBS_DIR, WORKER_SPEC_ENV, templateError, workerProgram } from "../contract/adapter";
 
 /** Where the job input goes on the program's stdin. */
 export const WorkerStdin = {
@@ -110,38 +111,7 @@ export interface EndpointWorker {
     registryPassword?: pulumi.Input<string>;
 }
 
-/** The adapter binary's path in the worker container. */
-export const ADAPTER_PATH = "/longshore/bin/longshore-adapter";
-/** Job dirs (an emptyDir). */
-export const JOBS_DIR = "/longshore/jobs";
-/** The env var the spec travels in (adapter/spec.go reads it). */
-export const WORKER_SPEC_ENV = "LONGSHORE_WORKER_SPEC";
-
-// ---- the argument-template grammar of adapter/template.go, checked at preview ----
-const ROOTS = ["input", "job.id", "job.dir", "output.dir"];
-/** Why a template is refused, or undefined. */
-export function templateError(s: string): string | undefined {
-    for (let i = 0; i < s.length; i++) {
-        const c = s[i];
-        if ((c === "{" || c === "}") && s[i + 1] === c) {
-            i++;
-            continue;
-        }
-        if (c === "}") return `has an unmatched } (write }} for a literal brace)`;
-        if (c !== "{") continue;
-        const end = s.indexOf("}", i);
-        if (end < 0) return `has an unclosed { (write {{ for a literal brace)`;
-        const body = s.slice(i + 1, end);
-        i = end;
-        if (ROOTS.includes(body)) continue;
-        const expr = body.includes("=") ? body.slice(0, body.indexOf("=")) : body;
-        if (!expr.startsWith("input.")) return `has an unknown placeholder {${body}}: use {input.<field>}, {input}, {job.id}, {job.dir} or {output.dir}`;
-        if (!expr.slice(6).split(".").every((seg) => /^[A-Za-z0-9_-]+$/.test(seg))) {
-            return `has a placeholder {${body}} that names no field an input can have (fields are letters, digits, _ and -, separated by dots)`;
-        }
-    }
-    return undefined;
-}
+export { ADAPTER_PATH, JOBS_DIR, WORKER_SPEC_ENV, templateError, workerProgram } from "../contract/adapter";
 
 /** True unless `dir` is a relative path that stays inside the job dir (adapter/spec.go InsideJobDir). */
 function outsideJobDir(dir: unknown): boolean {
@@ -154,8 +124,6 @@ function outsideJobDir(dir: unknown): boolean {
     }
     return depth === 0;
 }
-
-const escapeBraces = (s: string) => s.replace(/[{}]/g, (b) => b + b);
 
 function checkStrings(v: Validator, arg: string, xs: unknown) {
     if (xs === undefined) return;
@@ -252,29 +220,15 @@ export function adapterInjection(
         ? pulumi.all([cfg.entrypoint, cfg.cmd]).apply(([e, c]) => ({ entrypoint: e ?? [], cmd: c ?? [] }))
         : pulumi.output({ entrypoint: [] as string[], cmd: [] as string[] });
 
-    let program: pulumi.Output<string[]>;
-    let fullSpec: pulumi.Output<string>;
-    if (w.command) {
-        const c = w.command;
-        const plan = img.apply(({ entrypoint, cmd }) => {
-            const prog = c.entrypoint ?? (entrypoint.length ? entrypoint : cmd);
-            // the image's CMD becomes literal arguments (its braces escaped), as `docker run image` passes it
-            const args = c.args ?? (c.entrypoint === undefined && entrypoint.length ? cmd.map(escapeBraces) : []);
-            if (prog.length === 0) v.fail("worker.command.entrypoint", "is required: the image has no ENTRYPOINT or CMD to run");
-            return { prog, args };
-        });
-        program = plan.apply((p) => p.prog);
-        fullSpec = plan.apply((p) => JSON.stringify({ ...spec, command: { ...(spec.command as object), args: p.args } }));
-    } else {
-        const h = w.http!;
-        program = img.apply(({ entrypoint, cmd }) => {
-            if (h.start === false) return [];
-            const p = [...(h.entrypoint ?? entrypoint), ...(h.args ?? cmd)];
-            if (p.length === 0) v.fail("worker.http.entrypoint", "is required: the image has no ENTRYPOINT or CMD to start the server with (or set start: false)");
-            return p;
-        });
-        fullSpec = pulumi.output(JSON.stringify(spec));
-    }
+    const plan = img.apply((i) => {
+        const p = workerProgram(w, i);
+        if (p.error) v.fail(p.error[0], p.error[1]);
+        return p;
+    });
+    const program = plan.apply((p) => p.program);
+    const fullSpec = w.command
+        ? plan.apply((p) => JSON.stringify({ ...spec, command: { ...(spec.command as object), args: p.templates } }))
+        : plan.apply(() => JSON.stringify(spec));
     return {
         initContainers: [{
             name: "longshore-adapter",

@@ -1,6 +1,8 @@
 // The `local` stack's command endpoint (docs/bring-any-image.md): examples/cli-model — a model image whose
 // ENTRYPOINT is a CLI, built unchanged — served from the queue by the injected longshore-adapter.
 // Config `longshore:cliModel` ({ id, maxWorkers, idleTimeoutSeconds, executionTimeoutSeconds }); absent: no endpoint.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { PlatformRef, ServerlessEndpoint, WorkerImage } from "../components";
@@ -27,11 +29,9 @@ export function cliModelEndpoint(cfg: pulumi.Config, registry: string, platform:
         platform,
         endpointId: id,
         image,
-        // the CLI's own flags: the image's ENTRYPOINT (python /var/cli-model/cli.py) is read from the registry
-        worker: {
-            adapterImage: adapterImageFrom(cfg, registry),
-            command: { args: ["predict", "--features", "{input.features}", "--top", "{input.top=1}"] },
-        },
+        // the CLI's own flags, from the example's worker.json (which `longshore test --local --image … --worker`
+        // uses too); the image's ENTRYPOINT (python /var/cli-model/cli.py) is read from the registry
+        worker: { ...JSON.parse(fs.readFileSync(path.join(__dirname, "..", "examples", "cli-model", "worker.json"), "utf8")), adapterImage: adapterImageFrom(cfg, registry) },
         cpuOnly: true,
         // single-node clusters whose only node carries the GPU taint (the proving ground) need the same
         // tolerations as the platform

@@ -10,6 +10,7 @@ import runpodSdk from "runpod-sdk";
 import { startRedis, TestRedis, freePort } from "../helpers/redis";
 import { startGateway, TestGateway } from "../helpers/gateway";
 import { adapterBinary } from "../helpers/adapter";
+import { execFileSync, spawn, ChildProcess } from "child_process";
 import { Client, spawnWorker, stopWorkers, WorkerProc, sleep } from "./harness";
 
 const HTTP_MODEL = path.join(__dirname, "fixtures/http-model.js");
@@ -21,7 +22,7 @@ describe("longshore-adapter as the worker (command and HTTP-on-queue)", function
   let bin: string;
   let jobsDir: string;
   const workers: WorkerProc[] = [];
-  const EPS = ["cli", "fail", "slow", "stream", "drain", "http"];
+  const EPS = ["cli", "fail", "slow", "stream", "drain", "http", "files"];
   const idx = (ep: string) => EPS.indexOf(ep);
   const adapter = (ep: string, spec: object, program: string[], env: Record<string, string> = {}) => {
     const w = spawnWorker(gw, {
@@ -149,6 +150,58 @@ describe("longshore-adapter as the worker (command and HTTP-on-queue)", function
       const exit = await w.exited;
       assert.deepEqual(exit, { code: 0, signal: null }, w.logs());
       assert.equal((await c.status(queued)).status, "IN_QUEUE");
+    });
+  });
+
+  describe("output files: inline, or uploaded to a real S3-compatible server (moto) through the job's s3Config", () => {
+    let moto: ChildProcess;
+    let s3 = "";
+    let py = "";
+    // reads an object back with boto3 (a real S3 client, signed), as the job's client would
+    const getObject = (key: string) => execFileSync(py, ["-c",
+      "import boto3, sys; s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='AKIDEXAMPLE', aws_secret_access_key='secret', region_name='us-east-1'); " +
+      "sys.stdout.write(s3.get_object(Bucket='results', Key=sys.argv[2])['Body'].read().decode())", s3, key], { encoding: "utf8" });
+    before(async function () {
+      this.timeout(300_000);
+      py = execFileSync("bash", [path.join(__dirname, "../../scripts/setup-python.sh")], { encoding: "utf8" }).trim();
+      const port = await freePort();
+      s3 = `http://127.0.0.1:${port}`;
+      moto = spawn(path.join(path.dirname(py), "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+      for (let i = 0; ; i++) {
+        try {
+          if ((await fetch(s3)).status < 500) break;
+        } catch { /* not yet listening */ }
+        if (i > 300) throw new Error("moto_server did not start");
+        await sleep(100);
+      }
+      assert.equal((await fetch(`${s3}/results`, { method: "PUT" })).status, 200, "create the bucket");
+      adapter("files", { command: { args: ["{input.text}", "{input.bytes}"], output: { from: "files", inlineLimitBytes: 1000 } } }, ["/bin/sh", "-c",
+        `printf '%s' "$1" > "$LONGSHORE_OUTPUT_DIR/answer.txt"; head -c "$2" /dev/zero | tr '\\0' z > "$LONGSHORE_OUTPUT_DIR/pad.bin"`, "f"]);
+    });
+    after(() => moto?.kill());
+
+    it("small files come back inline as base64", async () => {
+      const s = await client("files").terminal(await client("files").run({ text: "forty-two", bytes: 10 }));
+      assert.equal(s.status, "COMPLETED", JSON.stringify(s));
+      const files = Object.fromEntries(s.output.files.map((f: any) => [f.name, Buffer.from(f.base64, "base64").toString()]));
+      assert.deepEqual(files, { "answer.txt": "forty-two", "pad.bin": "z".repeat(10) });
+    });
+
+    it("over the inline limit they are PUT to the bucket and the output names them", async () => {
+      const s3Config = { accessId: "AKIDEXAMPLE", accessSecret: "secret", bucketName: "results", endpointUrl: s3 };
+      const id = await client("files").run({ text: "large answer", bytes: 5000 }, { s3Config });
+      const s = await client("files").terminal(id);
+      assert.equal(s.status, "COMPLETED", JSON.stringify(s));
+      const byName = Object.fromEntries(s.output.files.map((f: any) => [f.name, f]));
+      assert.equal(byName["pad.bin"].size, 5000);
+      assert.equal(byName["answer.txt"].key, `${id}/answer.txt`);
+      assert.equal(byName["answer.txt"].url, `${s3}/results/${id}/answer.txt`);
+      assert.equal(getObject(`${id}/answer.txt`), "large answer");
+      assert.equal(getObject(`${id}/pad.bin`), "z".repeat(5000));
+      // without an s3Config the same job fails clearly
+      const bad = await client("files").terminal(await client("files").run({ text: "x", bytes: 5000 }));
+      assert.equal(bad.status, "FAILED");
+      assert.match(JSON.parse(bad.error).error_message, /over output.inlineLimitBytes \(1000\): give the job an s3Config/);
     });
   });
 
