@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,7 @@ type fakeGateway struct {
 	doneQ   map[string]string
 	pings   []string
 	taken   int
+	batches []int
 	badAuth int
 }
 
@@ -53,6 +55,30 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 				w.WriteHeader(204)
 			case <-r.Context().Done():
 			}
+		case "job-take-batch":
+			n, _ := strconv.Atoi(r.URL.Query().Get("batch_size"))
+			var batch []string
+			timeout := time.After(300 * time.Millisecond)
+		fill:
+			for len(batch) < n {
+				select {
+				case j := <-g.jobs:
+					batch = append(batch, j)
+					timeout = time.After(20 * time.Millisecond)
+				case <-timeout:
+					break fill
+				}
+			}
+			if len(batch) == 0 {
+				w.WriteHeader(204)
+				return
+			}
+			g.mu.Lock()
+			g.taken += len(batch)
+			g.batches = append(g.batches, n)
+			g.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "["+strings.Join(batch, ",")+"]")
 		case "job-stop":
 			select {
 			case id := <-g.stops:
@@ -309,5 +335,28 @@ func TestWorkerHTTPModeForwardsJobsAfterHealth(t *testing.T) {
 	g.jobs <- `{"id":"h2","input":{"bad":1}}`
 	if e := g.waitResult(t, "h2", 5*time.Second)["error"].(string); !strings.Contains(e, "answered 422") || !strings.Contains(e, "bad input") {
 		t.Fatalf("%s", e)
+	}
+}
+
+func TestWorkerConcurrencyRunsJobsSideBySide(t *testing.T) {
+	g := newFakeGateway(t)
+	startAdapter(t, g, `{"concurrency":3}`, "/bin/sh", "-c", `sleep 1; echo "$LONGSHORE_JOB_ID"`)
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	for _, id := range []string{"p1", "p2", "p3"} {
+		g.jobs <- `{"id":"` + id + `","input":{}}`
+	}
+	for _, id := range []string{"p1", "p2", "p3"} {
+		if r := g.waitResult(t, id, 5*time.Second); r["output"] != id {
+			t.Fatalf("%s: %v", id, r)
+		}
+	}
+	if d := time.Since(t0); d > 2500*time.Millisecond {
+		t.Fatalf("3 one-second jobs took %v with concurrency 3", d)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.batches) == 0 || g.batches[0] != 3 {
+		t.Fatalf("takes asked for batches %v; want job-take-batch with batch_size=3 while all slots are free", g.batches)
 	}
 }
