@@ -82,8 +82,9 @@ describe("longshore-adapter as the worker (command and HTTP-on-queue)", function
       assert.equal(ok.output.greeting, "hello x");
     });
 
-    it("exit code != 0: FAILED with the exit code and the tail of stderr", async () => {
-      adapter("fail", {}, ["/bin/sh", "-c", `echo "loading model" >&2; echo "RuntimeError: CUDA out of memory" >&2; exit 7`]);
+    it("exit code != 0: FAILED with the exit code and the tail of stderr; /retry runs the command again", async () => {
+      const runs = path.join(jobsDir, "fail-runs");
+      adapter("fail", {}, ["/bin/sh", "-c", `echo run >> ${runs}; echo "loading model" >&2; echo "RuntimeError: CUDA out of memory" >&2; exit 7`]);
       const r: any = await sdk("fail").runSync({ input: {} });
       assert.equal(r.status, "FAILED", JSON.stringify(r));
       const e = JSON.parse(r.error);
@@ -91,6 +92,10 @@ describe("longshore-adapter as the worker (command and HTTP-on-queue)", function
       assert.equal(e.exit_code, 7);
       assert.equal(e.error_message, "command exited with code 7: RuntimeError: CUDA out of memory");
       assert.equal(e.stderr, "loading model\nRuntimeError: CUDA out of memory\n");
+      assert.equal((await client("fail").req("POST", `/retry/${r.id}`)).body.status, "IN_QUEUE");
+      const again = await client("fail").terminal(r.id);
+      assert.equal(again.status, "FAILED");
+      assert.equal(fs.readFileSync(runs, "utf8"), "run\nrun\n", "the retry ran the program a second time");
     });
 
     it("cancel stops the running process (SIGTERM, then SIGKILL after the grace) and the worker takes the next job", async () => {
