@@ -11,6 +11,7 @@ import { createGateway } from "../gateway/src/index";
 import { startLocalRedis } from "./redisServer";
 import { runTests, TestResult } from "./runner";
 import type { TestCase } from "./testsFile";
+import { adapterBinaryFor, adapterDockerArgs } from "./adapterWorker";
 
 export interface LocalOptions {
   tests: TestCase[];
@@ -21,6 +22,10 @@ export interface LocalOptions {
   env?: Record<string, string>;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+  /** With `image`: run it behind longshore-adapter (the endpoint's worker declaration; cli/adapterWorker.ts). */
+  worker?: Record<string, any>;
+  /** The adapter binary for `worker` (default: $LONGSHORE_ADAPTER or built from this checkout). */
+  adapter?: string;
   /** How long the worker gets to drain after SIGTERM before it is killed (ms). */
   drainMs?: number;
 }
@@ -104,7 +109,8 @@ export async function runLocal(opts: LocalOptions): Promise<TestResult[]> {
     } else {
       const args = ["run", "--rm", "--name", containerName, "--network", "host", "--stop-timeout", "60"];
       for (const [k, v] of Object.entries(env)) args.push("-e", `${k}=${v}`);
-      args.push(opts.image!);
+      const viaAdapter = opts.worker ? adapterDockerArgs(opts.image!, opts.worker, adapterBinaryFor(opts.adapter)) : undefined;
+      args.push(...(viaAdapter?.before ?? []), opts.image!, ...(viaAdapter?.after ?? []));
       worker = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] });
     }
     worker.stdout!.on("data", (d) => tail.push(d));

@@ -39,6 +39,9 @@ Options:
   --image <ref>          with --local: a worker image, run with 'docker run' (needs a Docker engine)
   --cwd <dir>            with --local --command: the worker's working directory (default: current)
   --env KEY=VALUE        with --local: extra worker environment (repeatable)
+  --worker <json|file>   with --local --image: run a CLI or HTTP image behind longshore-adapter, as a command
+                         endpoint does: {"command":{"args":[...]}} or {"http":{"port":N}} (docs/bring-any-image.md)
+  --adapter <path>       with --worker: the longshore-adapter binary (default $LONGSHORE_ADAPTER, or built here)
   -h, --help             this help
 
 Exit status: 0 all tests passed, 1 some test failed, 2 usage or tests-file error.`;
@@ -70,6 +73,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         namespace: { type: "string", short: "n" },
         since: { type: "string" },
         context: { type: "string" },
+        worker: { type: "string" },
+        adapter: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -116,9 +121,21 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         if (i <= 0) throw new UsageError(`--env expects KEY=VALUE, got '${kv}'`);
         extraEnv[kv.slice(0, i)] = kv.slice(i + 1);
       }
+      if (values.worker !== undefined && !values.image) throw new UsageError("--worker goes with --local --image <ref>");
+      let worker: Record<string, any> | undefined;
+      if (values.worker !== undefined) {
+        try {
+          worker = (await import("./adapterWorker")).readWorkerDecl(values.worker, base);
+        } catch (e: any) {
+          throw new UsageError(e.message);
+        }
+      }
       const { runLocal } = await import("./local");
       const cwd = path.resolve(base, values.cwd ?? ".");
-      const results = await runLocal({ tests: suite.tests, timeoutS, command: values.command, image: values.image, cwd, env: extraEnv, out, err });
+      const results = await runLocal({
+        tests: suite.tests, timeoutS, command: values.command, image: values.image, cwd, env: extraEnv, out, err,
+        worker, adapter: values.adapter ? path.resolve(base, values.adapter) : undefined,
+      });
       out.write("\n" + formatTable(results));
       return results.every((r) => r.verdict === "PASS") ? 0 : 1;
     }

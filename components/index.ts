@@ -11,3 +11,5 @@ export * from "./nvidiaDevicePlugin";
 export * from "./keda";
 export * from "./imagePrePull";
 export * from "./modelCache";
+export * from "./commandWorker";
+export { ImageConfig, ImageConfigArgs, ImageConfigOptions, ImageProcessConfig, resolveImageConfig, imageConfigProvider } from "./imageConfig";

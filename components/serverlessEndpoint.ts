@@ -12,6 +12,7 @@ import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
 import { ImagePrePull } from "./imagePrePull";
+import { EndpointWorker, adapterInjection } from "./commandWorker";
 import {
     DEFAULT_SCALER_VALUE, ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS, EXECUTION_TIMEOUT_ANNOTATION, ScalerType, SCALER_TYPES, WORKER_ENV,
     endpointIdError, webhookSecretError, workerTokenError, workerUrls,
@@ -141,6 +142,12 @@ export interface ServerlessEndpointArgs {
     labels?: Record<string, string>;
     /** Keep the worker image on the nodes so scale-up never waits for a pull. Default on for GPU endpoints. */
     prePull?: EndpointPrePull;
+    /**
+     * How the image takes jobs. Default: it is a RunPod SDK worker. `{ command, adapterImage }` runs a CLI image's
+     * entrypoint once per job, `{ http, adapterImage }` forwards jobs to an HTTP server image — both unchanged
+     * (docs/bring-any-image.md).
+     */
+    worker?: EndpointWorker;
 }
 
 /** Normalises a GPU type name to its nvidia.com/gpu.product label value. */
@@ -424,6 +431,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             image, namespace, tolerations, affinity: affinity as pulumi.Output<k8s.types.input.core.v1.Affinity>, nodeSelector: args.nodeSelector, imagePullSecrets: args.imagePullSecrets,
             pauseImage: args.prePull?.pauseImage, command: args.prePull?.command, labels: args.labels,
         }, child) : undefined;
+        // command / http workers: the adapter is injected into the pod (components/commandWorker.ts)
+        const adapter = args.worker !== undefined ? adapterInjection(name, v, args.worker, image, this, [...Object.keys(env), ...Object.keys(secretEnv)]) : undefined;
 
         setChild(this, "deployment", new k8s.apps.v1.Deployment(`${name}-worker`, {
             metadata: { name: deploymentName, namespace, labels: podLabels },
@@ -446,15 +455,17 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                         nodeSelector: args.nodeSelector,
                         tolerations,
                         affinity,
+                        initContainers: adapter?.initContainers,
                         containers: [{
                             name: "worker",
                             image,
-                            env: containerEnv,
+                            command: adapter?.command,
+                            env: [...containerEnv, ...(adapter?.env ?? [])],
                             resources,
-                            volumeMounts,
+                            volumeMounts: [...volumeMounts, ...(adapter?.volumeMounts ?? [])],
                             securityContext: { allowPrivilegeEscalation: false },
                         }],
-                        volumes,
+                        volumes: [...volumes, ...(adapter?.volumes ?? [])],
                     },
                 },
             },

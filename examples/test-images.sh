@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib.sh"
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine (start the proving ground: proving-ground/pg up)"
 examples=("$@")
-[ ${#examples[@]} -gt 0 ] || examples=(hello-world hello-python hello-typescript stream-python stream-typescript iris-classifier)
+[ ${#examples[@]} -gt 0 ] || examples=(hello-world hello-python hello-typescript stream-python stream-typescript iris-classifier cli-model)
 fail=0
 for ex in "${examples[@]}"; do
   dir="$root/examples/$ex"
@@ -31,6 +31,8 @@ for ex in "${examples[@]}"; do
     nice -n 10 docker build -q -t "$tag" "$dir" >/dev/null
   fi
   log "test $ex"
-  (cd "$dir" && node -r ts-node/register "$root/cli/main.ts" test --local --image "$tag" --env SLEEP_TIME=1 --timeout 120) || fail=1
+  # an example with a worker.json is a CLI/HTTP image: run it behind longshore-adapter, as its command endpoint does
+  worker=(); [ -f "$dir/worker.json" ] && worker=(--worker worker.json)
+  (cd "$dir" && node -r ts-node/register "$root/cli/main.ts" test --local --image "$tag" --env SLEEP_TIME=1 --timeout 120 "${worker[@]}") || fail=1
 done
 exit $fail

@@ -5,6 +5,7 @@ import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
 import { apiKeysFrom, endpointArgsFrom, endpointConfig, EndpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
 import { coldStartBlock } from "./coldStart";
+import { cliModelEndpoint } from "./cliModel";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -100,6 +101,9 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
     }).ref), { ...k8sOpts, dependsOn: deps });
 
+    // a command endpoint: examples/cli-model's CLI image, unchanged, behind the adapter (stacks/cliModel.ts)
+    const cliModel = cliModelEndpoint(cfg, registry, platform, { ...k8sOpts, dependsOn: deps });
+
     return {
         openaiEndpointId: openai ? openai.endpointId : undefined,
         target: "local",
@@ -117,5 +121,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         /** The pause image the endpoints' image pre-pull idles on (by digest); other stacks pass it on. */
         prePullPauseImage: prePullPause,
         ...coldStart,
+        cliModelEndpointId: cliModel?.endpointId,
+        cliModelDeployment: cliModel?.deployment,
     };
 }

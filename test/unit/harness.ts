@@ -48,6 +48,9 @@ export function containsSecret(v: any): boolean {
     return false;
 }
 
+/** What the mocked ImageConfig (an image's ENTRYPOINT/CMD read from the registry) answers; tests may change it. */
+export const MOCK_IMAGE_CONFIG = { entrypoint: ["python", "/opt/model/cli.py"] as string[], cmd: ["--help"] as string[], workingDir: "/opt/model", user: "" };
+
 export const FAKE_DIGEST = "sha256:" + "ab".repeat(32);
 
 /** Installs fresh mocks. `preview` runs the program as `pulumi preview` would (unknown outputs for new resources). */
@@ -77,6 +80,7 @@ export async function mockPulumi(opts: { preview?: boolean; stack?: string; empt
                 const repo = image.slice(0, image.lastIndexOf(":"));
                 Object.assign(state, { repository: repo, tag: image.slice(image.lastIndexOf(":") + 1), digest: FAKE_DIGEST, ref: `${repo}@${FAKE_DIGEST}` });
             }
+            if (args.type === "pulumi-nodejs:dynamic/longshore:ImageConfig") Object.assign(state, MOCK_IMAGE_CONFIG);
             if (args.type === "pulumi-nodejs:dynamic/longshore:RandomToken") state.result = "mock-random-token-0123456789abcdef";
             if (args.type === "docker-build:index:Image") {
                 // emptyImageDigests: what the real docker-build provider answers for an image it does not build

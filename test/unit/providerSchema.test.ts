@@ -91,6 +91,8 @@ describe("provider/: the components' schema for other languages (Pulumi componen
             ImagePullPolicy: components.IMAGE_PULL_POLICIES,
             GpuCapacityType: components.GPU_CAPACITY_TYPES,
             GpuAmiType: components.GPU_AMI_TYPES,
+            WorkerStdin: components.WORKER_STDIN,
+            WorkerOutputFrom: components.WORKER_OUTPUT_FROM,
         };
         const enums = Object.entries(schema.types as any).filter(([, t]: [string, any]) => t.enum);
         assert.deepStrictEqual(enums.map(([k]) => k).sort(), Object.keys(consts).map(token).sort());
@@ -106,6 +108,16 @@ describe("provider/: the components' schema for other languages (Pulumi componen
         assert.deepStrictEqual(Object.keys(redis.properties).sort(), ["url", ...components.IN_CLUSTER_REDIS_KEYS].sort());
         assert.deepStrictEqual(redis.required ?? [], [], "every field optional: url or in-cluster settings");
         assert.ok(localType(schema, redis.properties.storage)?.enum, "redis.storage is an enum");
+    });
+
+    it("ServerlessEndpoint.worker is one object type: command or http, plus the adapter image", () => {
+        const worker = localType(schema, resource("ServerlessEndpoint").inputProperties.worker);
+        assert.deepStrictEqual(Object.keys(worker.properties).sort(), ["adapterImage", "command", "concurrency", "http", "registryPassword", "registryUsername"]);
+        assert.deepStrictEqual(worker.required, ["adapterImage"]);
+        const command = localType(schema, worker.properties.command);
+        assert.deepStrictEqual(Object.keys(command.properties).sort(), ["args", "entrypoint", "inputFiles", "killGraceSeconds", "output", "stdin", "stream"]);
+        assert.ok(localType(schema, command.properties.stdin)?.enum, "command.stdin is an enum");
+        assert.deepStrictEqual(localType(schema, worker.properties.http).required, ["port"]);
     });
 
     it("Keda.source is one object type with manifests and chart", () => {
@@ -172,6 +184,13 @@ describe("provider/: the components' schema for other languages (Pulumi componen
                 volume: { size: "10Gi", storageClassName: "efs", accessModes: ["ReadWriteMany"], mountPath: "/runpod-volume", readOnly: false },
                 workerToken: "0123456789abcdef0123", pingIntervalMs: 5000, imagePullSecrets: ["regcred"], nodeSelector: { pool: "gpu" },
                 tolerations: toleration, labels: { team: "ml" },
+                worker: {
+                    adapterImage: DIGEST_REF, concurrency: 1, registryUsername: "u", registryPassword: "p",
+                    command: {
+                        entrypoint: ["/bin/predict"], args: ["--x", "{input.x}"], stdin: "none", inputFiles: [{ field: "image", name: "in.png" }],
+                        output: { from: "files", dir: "out", inlineLimitBytes: 1000, stdoutLimitBytes: 2000 }, stream: false, killGraceSeconds: 5,
+                    },
+                },
                 prePull: { enabled: true, pauseImage: DIGEST_REF, command: ["true"] },
             },
             ImagePrePull: {

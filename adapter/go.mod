@@ -1,0 +1,3 @@
+module github.com/longshore/longshore/adapter
+
+go 1.22

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"net"
+	"strconv"
+)
+
+type netAddr = net.TCPAddr
+
+func itoa(i int) string { return strconv.Itoa(i) }
