@@ -290,8 +290,10 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
 
         let envSecret: k8s.core.v1.Secret | undefined;
         if (Object.keys(secretEnv).length > 0) {
+            // Auto-named for the reason the platform's API-key Secret is (serverlessPlatform.ts): a secretEnv
+            // change then rolls the workers instead of replacing their Deployment.
             envSecret = new k8s.core.v1.Secret(`${name}-env`, {
-                metadata: { name: pulumi.interpolate`${endpointId}-worker-env`, namespace, labels },
+                metadata: { namespace, labels },
                 type: "Opaque",
                 stringData: pulumi.secret(secretEnv as Record<string, pulumi.Input<string>>),
             }, child);

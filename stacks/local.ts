@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
-import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { EndpointConfig, apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -72,10 +72,15 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
             ? { url: redisUrl }
             : {
                 image: redisImageFrom(cfg, registry),
-                storage: (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
+                // redisHostPath (set in local.defaults.yaml): Redis's AOF on a node directory, so it survives a
+                // pod deletion on a one-node cluster without a storage provisioner (emptyDir would not)
+                storage: cfg.get("redisHostPath") ? "hostPath"
+                    : (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
+                hostPath: cfg.get("redisHostPath"),
                 storageSize: cfg.get("redisStorageSize"),
                 storageClassName: cfg.get("redisStorageClass"),
             },
+        gatewayReplicas: cfg.getNumber("gatewayReplicas"),
         gatewayEnv: cfg.getObject<Record<string, string>>("gatewayEnv"),
         tolerations: cfg.getObject<k8s.types.input.core.v1.Toleration[]>("platformTolerations"),
         nodeSelector: cfg.getObject<Record<string, string>>("platformNodeSelector"),
@@ -85,7 +90,10 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage),
         { ...k8sOpts, dependsOn: deps });
 
+    const burst = burstEndpoint(cfg, registry, platform, k8sOpts, deps);
+
     return {
+        ...burst,
         target: "local",
         namespace: platform.namespace,
         gatewayUrl: platform.gatewayUrl,
@@ -98,5 +106,31 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         jobUrl: endpoint.jobUrl,
         workerDeployment: endpoint.deploymentName,
         scaledObject: endpoint.scaledObjectName,
+    };
+}
+
+/**
+ * `burstEndpoint` (an object; local.defaults.yaml): a second endpoint beside the Python one, its workers written
+ * in TypeScript with `longshore/worker` (examples/hello-typescript, built from the repository root). The e2e
+ * suite's burst and fault tests (test/e2e/burst.test.ts) run on it, so they depend on no other endpoint.
+ */
+function burstEndpoint(cfg: pulumi.Config, registry: string, platform: ServerlessPlatform,
+    k8sOpts: pulumi.ComponentResourceOptions, deps: pulumi.Resource[]): Record<string, pulumi.Input<unknown>> {
+    const ep = cfg.getObject<EndpointConfig>("burstEndpoint");
+    if (!ep) return {};
+    const id = ep.id ?? "hello-ts";
+    const image = new WorkerImage("burst-worker", {
+        context: ".",
+        dockerfile: "examples/hello-typescript/Dockerfile",
+        repository: `${registry}/longshore/${id}`,
+        tags: ["0.1.0"],
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
+    }).ref;
+    const endpoint = new ServerlessEndpoint(id, endpointArgsFrom(ep, id, platform, image), { ...k8sOpts, dependsOn: deps });
+    return {
+        burstEndpointId: endpoint.endpointId,
+        burstWorkerImage: image,
+        burstWorkerDeployment: endpoint.deploymentName,
+        burstScaledObject: endpoint.scaledObjectName,
     };
 }

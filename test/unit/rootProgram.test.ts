@@ -84,7 +84,7 @@ describe("root program (index.ts)", function () {
         });
 
         it("API keys from the secret config value, split and kept secret", () => {
-            const s = rec.byType("kubernetes:core/v1:Secret").find((x) => x.inputs.metadata.name === "longshore-api-keys")!;
+            const s = rec.byType("kubernetes:core/v1:Secret").find((x) => x.name === "platform-api-keys")!;
             assert.strictEqual(s.inputs.stringData.apiKeys, "key-one,key-two");
             assert.ok(containsSecret(s.raw.stringData));
         });

@@ -174,9 +174,10 @@ describe("ServerlessEndpoint", () => {
         const { container } = await build(rec, "echo", base({ env: { MODEL: "llama" }, secretEnv: { HF_TOKEN: pulumi.secret("hf_abc") } }));
         const env = envOf(container);
         assert.strictEqual(env.MODEL.value, "llama");
-        assert.deepStrictEqual(env.HF_TOKEN.valueFrom, { secretKeyRef: { name: "echo-worker-env", key: "HF_TOKEN" } });
+        assert.deepStrictEqual(env.HF_TOKEN.valueFrom, { secretKeyRef: { name: "echo-env-generated", key: "HF_TOKEN" } });
         assert.strictEqual(env.HF_TOKEN.value, undefined);
-        const envSecret = rec.byType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "echo-worker-env")!;
+        const envSecret = rec.byType("kubernetes:core/v1:Secret").find((s) => s.name === "echo-env")!;
+        assert.strictEqual(envSecret.inputs.metadata.name, undefined, "auto-named, so a secretEnv change rolls the workers");
         assert.ok(containsSecret(envSecret.raw.stringData));
         assert.strictEqual(envSecret.inputs.stringData.HF_TOKEN, "hf_abc");
     });
