@@ -15,6 +15,18 @@ import { loadScalerProto } from "../../gateway/src/scaler";
 
 const MAX_WORKERS = 3;
 
+/** Host pid of the worker process of a pod (the proving ground's kubelet runs on this machine). */
+function workerPid(pod: string): number {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (env.includes(`RUNPOD_POD_ID=${pod}`) && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("handler.js")) return Number(entry);
+    } catch { /* gone, or not ours to read */ }
+  }
+  throw new Error(`no worker process of pod ${pod} on this machine (the proving ground's node)`);
+}
+
 describe("e2e: burst, two gateway replicas and faults inside the cluster (the TypeScript endpoint)", function () {
   this.timeout(30 * 60_000);
   let d: DeployedStack;
@@ -124,22 +136,30 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
     checkCompleted(accepted, final, execs, "two replicas");
   });
 
-  it("a worker pod killed mid-job (force-deleted): its job is re-queued and every accepted job COMPLETED", async () => {
-    const accepted = await submitJobs(c, "worker-kill", 40, 10);
-    const busy = await waitFor("a job IN_PROGRESS on a worker", 180_000, async () => {
+  it("a worker killed mid-job (SIGKILL, as an OOM kill or a node fault does) and a worker pod deleted mid-job: every accepted job COMPLETED, the cut one re-queued", async () => {
+    const accepted = await submitJobs(c, "worker-kill", 60, 10);
+    const busy = async (): Promise<{ id: string; workerId: string }> => waitFor("a job IN_PROGRESS on a worker, seen in its log", 180_000, async () => {
       for (const id of accepted.keys()) {
         const s = await c.status(id);
-        if (s.status === "IN_PROGRESS" && s.workerId) return s;
+        if (s.status === "IN_PROGRESS" && s.workerId && execs.count(id) >= 1) return { id, workerId: s.workerId };
       }
       return undefined;
-    }, 500);
-    log(`force-deleting worker pod ${busy.workerId} while it runs job ${busy.id}`);
-    await kubectl(["-n", d.ns, "delete", "pod", busy.workerId!, "--grace-period=0", "--force", "--wait=false"]);
+    }, 300);
+    // 1. SIGKILL: no drain, the job's lease lapses and the gateway re-queues it. The proving ground's node is
+    //    this machine, so the worker's process is found by its RUNPOD_POD_ID and killed from the host.
+    const cut = await busy();
+    const pid = workerPid(cut.workerId);
+    log(`SIGKILL to worker ${cut.workerId} (pid ${pid}) while it runs job ${cut.id}`);
+    process.kill(pid, "SIGKILL");
+    // 2. a pod deletion: SIGTERM, the worker finishes the job in hand and takes no more
+    const drained = await busy();
+    log(`deleting worker pod ${drained.workerId} while it runs job ${drained.id}`);
+    await kubectl(["-n", d.ns, "delete", "pod", drained.workerId, "--wait=false"]);
     const final = await c.waitAll([...accepted.keys()], 10 * 60_000);
     await sleep(3000);
-    const r = checkCompleted(accepted, final, execs, "worker pod killed mid-job");
-    assert.notEqual(final.get(busy.id)!.workerId, busy.workerId, "the cut job was finished by another worker");
-    figures.push(`worker pod force-deleted mid-job: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
+    const r = checkCompleted(accepted, final, execs, "worker killed / pod deleted mid-job");
+    assert.ok(execs.count(cut.id) >= 2, `the SIGKILLed job ran again (executions seen: ${execs.count(cut.id)})`);
+    figures.push(`worker SIGKILLed mid-job + a worker pod deleted mid-job, 60 jobs: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
   });
 
   it("a gateway pod deleted under load (clients retry on connection errors): every accepted job COMPLETED", async () => {
@@ -168,7 +188,9 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
       for (const id of accepted.keys()) if ((await c.status(id)).status === "IN_PROGRESS") return true;
       return undefined;
     }, 500);
-    log("deleting pod longshore-redis-0 with jobs queued and running");
+    const open = (await Promise.all([...accepted.keys()].map((id) => c.status(id)))).filter((s) => s.status === "IN_QUEUE").length;
+    assert.ok(open > 0, "jobs are still waiting when Redis goes");
+    log(`deleting pod longshore-redis-0 with ${open} jobs queued and others running`);
     await kubectl(["-n", d.ns, "delete", "pod", "longshore-redis-0", "--wait=true"], 120_000);
     await waitFor("a new Redis pod ready", 180_000, async () => {
       const p = await kubectlJson(["-n", d.ns, "get", "pod", "longshore-redis-0"]);
@@ -185,25 +207,44 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
     const saved = fs.readFileSync(cfgFile, "utf8");
     const cfg = JSON.parse((await d.stack.getConfig("longshore:burstEndpoint")).value);
     assert.equal(cfg.maxWorkers, MAX_WORKERS);
-    const accepted = await submitJobs(c, "scale-in", 90, 10);
-    await waitFor(`${MAX_WORKERS} workers up`, 180_000, async () => {
-      const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
-      return (x.status.readyReplicas ?? 0) >= MAX_WORKERS ? true : undefined;
-    }, 1000);
+    // a feeder keeps the workers busy for the whole `pulumi up` (the ScaledObject changes at its end), so the
+    // HPA's scale-in from 3 to 1 lands on busy workers
+    const accepted = new Map<string, string>();
+    let feeding = true;
+    let n = 0;
+    const feeder = (async () => {
+      while (feeding) {
+        const batch = await submitJobs(c, `scale-in-${n++}`, 3, 3); // ~2.7 jobs/s: 3 workers of 1 s jobs stay busy, little backlog
+        for (const [id, echo] of batch) accepted.set(id, echo);
+        await sleep(1000);
+      }
+    })();
     try {
+      await waitFor(`${MAX_WORKERS} workers up`, 180_000, async () => {
+        const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
+        return (x.status.readyReplicas ?? 0) >= MAX_WORKERS ? true : undefined;
+      }, 1000);
       await d.stack.setConfig("longshore:burstEndpoint", { value: JSON.stringify({ ...cfg, maxWorkers: 1 }) });
       await d.up();
-      const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
-      log(`after pulumi up with maxWorkers 1: spec.replicas ${x.spec.replicas}`);
+      await waitFor("the HPA to scale the busy workers in to 1", 120_000, async () => {
+        const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
+        return x.spec.replicas === 1 && x.status.replicas === 1 ? true : undefined;
+      }, 1000);
+      log("workers scaled in to 1 while busy; the feeder stops");
+      feeding = false;
+      await feeder;
       const final = await c.waitAll([...accepted.keys()], 10 * 60_000);
       await sleep(3000);
       const r = checkCompleted(accepted, final, execs, "maxWorkers lowered while busy");
       assert.equal(r.duplicated, 0, "a worker scaled in finishes the job in hand: nothing runs twice");
-      figures.push(`maxWorkers 3 -> 1 by pulumi up with 90 jobs in flight: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
+      figures.push(`maxWorkers 3 -> 1 by pulumi up while 3 workers were busy: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
     } finally {
+      feeding = false;
+      await feeder.catch(() => undefined);
       fs.writeFileSync(cfgFile, saved);
       await d.up();
     }
+    // the idle scale-in: the last jobs drained, KEDA takes the endpoint back to zero
     await waitForZero(d.ns, dep, ep, 5 * 60_000);
   });
 });
