@@ -418,10 +418,12 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                             image,
                             env: containerEnv,
                             resources,
-                            volumeMounts,
+                            // no empty lists: the API server drops them, and an `[]` against the live object's
+                            // absent field showed up in every image-change preview as a volumes change
+                            volumeMounts: volumeMounts.length ? volumeMounts : undefined,
                             securityContext: { allowPrivilegeEscalation: false },
                         }],
-                        volumes,
+                        volumes: volumes.length ? volumes : undefined,
                     },
                 },
             },

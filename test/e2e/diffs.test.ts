@@ -92,8 +92,10 @@ describe("e2e: code-change and key-change diffs", function () {
       log(`preview of a new API key: ${JSON.stringify(ops)}`);
       assert.ok(!ops.some(([op, type]) => type === "kubernetes:apps/v1:Deployment" && op !== "update"), `the gateway Deployment is updated in place: ${JSON.stringify(ops)}`);
       assert.ok(ops.some(([op, type, name]) => op === "update" && type === "kubernetes:apps/v1:Deployment" && name === "platform-gateway"), "the gateway rolls to read the new keys");
-      assert.ok(ops.some(([op, type, name]) => op === "create-replacement" && type === "kubernetes:core/v1:Secret" && name === "platform-api-keys"),
-        "the key Secret is created before the old one is deleted");
+      // the Secret is replaced (its data is immutable to the provider); auto-named, so create-before-delete —
+      // a delete-before-replace would have dragged the gateway Deployment into a replacement (asserted above)
+      assert.ok(ops.some(([op, type, name]) => ["replace", "create-replacement"].includes(op) && type === "kubernetes:core/v1:Secret" && name === "platform-api-keys"),
+        "the key Secret is replaced by a new one");
     } finally {
       fs.writeFileSync(cfgFile, saved);
     }

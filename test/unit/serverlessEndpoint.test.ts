@@ -32,6 +32,9 @@ describe("ServerlessEndpoint", () => {
         assert.strictEqual(container.image, DIGEST_REF);
         assert.strictEqual(dep.metadata.name, "echo-worker");
         assert.strictEqual(dep.metadata.namespace, "longshore");
+        // no volume: no empty lists (they showed as a volumes change in every image-change preview)
+        assert.strictEqual(container.volumeMounts, undefined);
+        assert.strictEqual(dep.spec.template.spec.volumes, undefined);
         assert.strictEqual(await valueOf(ep.endpointId), "echo");
         assert.strictEqual(await valueOf(ep.jobUrl), "http://longshore-gateway.longshore.svc.cluster.local:8080/v2/echo");
         assert.strictEqual(await valueOf(ep.deploymentName), "echo-worker");
