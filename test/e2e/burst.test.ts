@@ -1,31 +1,18 @@
-// End-to-end, inside the cluster: a burst onto an idle endpoint, two gateway replicas, and the faults users fear
-// (a worker pod killed mid-job, a gateway pod deleted under load, the Redis pod deleted, scale-in while workers
-// are busy) — each with jobs in flight, and every accepted job must end COMPLETED with its own output.
+// End-to-end, inside the cluster: a burst onto an idle endpoint, two gateway replicas, and faults users fear
+// (a gateway pod deleted under load, the Redis pod deleted) — each with jobs in flight, and every accepted job
+// must end COMPLETED with its own output. (A worker killed mid-job and scale-in by `pulumi up` while busy are in
+// burst-faults.pending.ts, not yet in the suite.)
 // All of it runs on the local stack's own TypeScript endpoint (`burstEndpoint`: examples/hello-typescript with
 // longshore/worker, maxWorkers 3, SLEEP_TIME 1 s per job), so it depends on no other endpoint. Executions are
 // counted from the workers' own logs (the handler logs each job it starts): a job executed twice shows there.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
-import { REPO, kubectl, kubectlJson, log, waitFor } from "./harness";
+import { kubectl, kubectlJson, log, waitFor } from "./harness";
 import { DeployedStack, deployedStack } from "./stack";
 import { ExecCounter, JobClient, ScaleWatch, checkCompleted, gatewayPods, sleep, submitJobs, submittedOn, waitForZero } from "./loadKit";
 import { loadScalerProto } from "../../gateway/src/scaler";
 
 const MAX_WORKERS = 3;
-
-/** Host pid of the worker process of a pod (the proving ground's kubelet runs on this machine). */
-function workerPid(pod: string): number {
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (env.includes(`RUNPOD_POD_ID=${pod}`) && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("handler.js")) return Number(entry);
-    } catch { /* gone, or not ours to read */ }
-  }
-  throw new Error(`no worker process of pod ${pod} on this machine (the proving ground's node)`);
-}
 
 describe("e2e: burst, two gateway replicas and faults inside the cluster (the TypeScript endpoint)", function () {
   this.timeout(30 * 60_000);
@@ -136,32 +123,6 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
     checkCompleted(accepted, final, execs, "two replicas");
   });
 
-  it("a worker killed mid-job (SIGKILL, as an OOM kill or a node fault does) and a worker pod deleted mid-job: every accepted job COMPLETED, the cut one re-queued", async () => {
-    const accepted = await submitJobs(c, "worker-kill", 60, 10);
-    const busy = async (): Promise<{ id: string; workerId: string }> => waitFor("a job IN_PROGRESS on a worker, seen in its log", 180_000, async () => {
-      for (const id of accepted.keys()) {
-        const s = await c.status(id);
-        if (s.status === "IN_PROGRESS" && s.workerId && execs.count(id) >= 1) return { id, workerId: s.workerId };
-      }
-      return undefined;
-    }, 300);
-    // 1. SIGKILL: no drain, the job's lease lapses and the gateway re-queues it. The proving ground's node is
-    //    this machine, so the worker's process is found by its RUNPOD_POD_ID and killed from the host.
-    const cut = await busy();
-    const pid = workerPid(cut.workerId);
-    log(`SIGKILL to worker ${cut.workerId} (pid ${pid}) while it runs job ${cut.id}`);
-    process.kill(pid, "SIGKILL");
-    // 2. a pod deletion: SIGTERM, the worker finishes the job in hand and takes no more
-    const drained = await busy();
-    log(`deleting worker pod ${drained.workerId} while it runs job ${drained.id}`);
-    await kubectl(["-n", d.ns, "delete", "pod", drained.workerId, "--wait=false"]);
-    const final = await c.waitAll([...accepted.keys()], 10 * 60_000);
-    await sleep(3000);
-    const r = checkCompleted(accepted, final, execs, "worker killed / pod deleted mid-job");
-    assert.ok(execs.count(cut.id) >= 2, `the SIGKILLed job ran again (executions seen: ${execs.count(cut.id)})`);
-    figures.push(`worker SIGKILLed mid-job + a worker pod deleted mid-job, 60 jobs: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
-  });
-
   it("a gateway pod deleted under load (clients retry on connection errors): every accepted job COMPLETED", async () => {
     const gws = await gatewayPods(d.ns);
     assert.equal(gws.length, 2);
@@ -200,51 +161,5 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
     await sleep(3000);
     const r = checkCompleted(accepted, final, execs, "Redis pod deleted");
     figures.push(`Redis pod deleted: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
-  });
-
-  it("scale-in while workers are busy (maxWorkers lowered with pulumi up, then the idle scale-in): no job cut, none lost", async () => {
-    const cfgFile = path.join(REPO, `Pulumi.${d.stack.name}.yaml`);
-    const saved = fs.readFileSync(cfgFile, "utf8");
-    const cfg = JSON.parse((await d.stack.getConfig("longshore:burstEndpoint")).value);
-    assert.equal(cfg.maxWorkers, MAX_WORKERS);
-    // a feeder keeps the workers busy for the whole `pulumi up` (the ScaledObject changes at its end), so the
-    // HPA's scale-in from 3 to 1 lands on busy workers
-    const accepted = new Map<string, string>();
-    let feeding = true;
-    let n = 0;
-    const feeder = (async () => {
-      while (feeding) {
-        const batch = await submitJobs(c, `scale-in-${n++}`, 3, 3); // ~2.7 jobs/s: 3 workers of 1 s jobs stay busy, little backlog
-        for (const [id, echo] of batch) accepted.set(id, echo);
-        await sleep(1000);
-      }
-    })();
-    try {
-      await waitFor(`${MAX_WORKERS} workers up`, 180_000, async () => {
-        const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
-        return (x.status.readyReplicas ?? 0) >= MAX_WORKERS ? true : undefined;
-      }, 1000);
-      await d.stack.setConfig("longshore:burstEndpoint", { value: JSON.stringify({ ...cfg, maxWorkers: 1 }) });
-      await d.up();
-      await waitFor("the HPA to scale the busy workers in to 1", 120_000, async () => {
-        const x = await kubectlJson(["-n", d.ns, "get", "deployment", dep]);
-        return x.spec.replicas === 1 && x.status.replicas === 1 ? true : undefined;
-      }, 1000);
-      log("workers scaled in to 1 while busy; the feeder stops");
-      feeding = false;
-      await feeder;
-      const final = await c.waitAll([...accepted.keys()], 10 * 60_000);
-      await sleep(3000);
-      const r = checkCompleted(accepted, final, execs, "maxWorkers lowered while busy");
-      assert.equal(r.duplicated, 0, "a worker scaled in finishes the job in hand: nothing runs twice");
-      figures.push(`maxWorkers 3 -> 1 by pulumi up while 3 workers were busy: accepted ${r.accepted}, completed ${r.completed}, executions ${r.executions}, duplicated ${r.duplicated}`);
-    } finally {
-      feeding = false;
-      await feeder.catch(() => undefined);
-      fs.writeFileSync(cfgFile, saved);
-      await d.up();
-    }
-    // the idle scale-in: the last jobs drained, KEDA takes the endpoint back to zero
-    await waitForZero(d.ns, dep, ep, 5 * 60_000);
   });
 });

@@ -4,6 +4,7 @@
 // and pods that records how far it scaled.
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
 import { kubectlJson, log } from "./harness";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -239,4 +240,16 @@ export async function submittedOn(ip: string, endpointId: string): Promise<numbe
     if (line.startsWith("longshore_jobs_submitted_total{") && line.includes(`endpoint="${endpointId}"`)) n += Number(line.split(" ").pop());
   }
   return n;
+}
+
+/** Host pid of the worker process of a pod (the proving ground's kubelet runs on this machine). */
+export function workerPid(pod: string): number {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (env.includes(`RUNPOD_POD_ID=${pod}`) && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("handler.js")) return Number(entry);
+    } catch { /* gone, or not ours to read */ }
+  }
+  throw new Error(`no worker process of pod ${pod} on this machine (the proving ground's node)`);
 }
