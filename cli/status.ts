@@ -18,7 +18,7 @@ export async function fetchStatus(gatewayUrl: string, adminKey: string, endpoint
     throw new StatusError(`cannot reach the gateway at ${u.origin}: ${(e as Error).message}`);
   }
   const text = await r.text();
-  if (r.status === 401) throw new StatusError(`the gateway refused the admin key (401): use the platform's admin key (output adminKey, or Secret longshore-api-keys key adminKeys), not a client API key`);
+  if (r.status === 401) throw new StatusError(`the gateway refused the admin key (401): use the platform's admin key (output adminKey, or key adminKeys of the Secret named by output apiKeySecretName), not a client API key`);
   if (r.status !== 200) throw new StatusError(`GET ${u.pathname}: HTTP ${r.status} ${text.slice(0, 300)}`);
   try {
     return JSON.parse(text) as AdminStatus;

@@ -324,8 +324,10 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
 
         let envSecret: k8s.core.v1.Secret | undefined;
         if (Object.keys(secretEnv).length > 0) {
+            // Auto-named for the reason the platform's API-key Secret is (serverlessPlatform.ts): a secretEnv
+            // change then rolls the workers instead of replacing their Deployment.
             envSecret = new k8s.core.v1.Secret(`${name}-env`, {
-                metadata: { name: pulumi.interpolate`${endpointId}-worker-env`, namespace, labels },
+                metadata: { namespace, labels },
                 type: "Opaque",
                 stringData: pulumi.secret(secretEnv as Record<string, pulumi.Input<string>>),
             }, child);
@@ -462,10 +464,12 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
                             command: adapter?.command,
                             env: [...containerEnv, ...(adapter?.env ?? [])],
                             resources,
-                            volumeMounts: [...volumeMounts, ...(adapter?.volumeMounts ?? [])],
+                            // no empty lists: the API server drops them, and an `[]` against the live object's
+                            // absent field showed up in every image-change preview as a volumes change
+                            volumeMounts: nonEmpty([...volumeMounts, ...(adapter?.volumeMounts ?? [])]),
                             securityContext: { allowPrivilegeEscalation: false },
                         }],
-                        volumes: [...volumes, ...(adapter?.volumes ?? [])],
+                        volumes: nonEmpty([...volumes, ...(adapter?.volumes ?? [])]),
                     },
                 },
             },
@@ -526,4 +530,9 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             webhookSecret: this.webhookSecret,
         });
     }
+}
+
+/** `undefined` for an empty list: the API server drops empty lists, so sending `[]` shows as a diff forever. */
+function nonEmpty<T>(xs: T[]): T[] | undefined {
+    return xs.length ? xs : undefined;
 }

@@ -21,7 +21,6 @@ const defaultKubectl: KubectlRunner = (args) => {
 
 export const GATEWAY_NAME = "longshore-gateway";
 export const REDIS_NAME = "longshore-redis";
-export const API_KEYS_SECRET = "longshore-api-keys";
 export const REDIS_SECRET = "longshore-redis";
 export const GATEWAY_HTTP_PORT = 8080;
 export const GATEWAY_SCALER_PORT = 9090;
@@ -42,6 +41,11 @@ export const RedisStorage = {
     Persistent: "persistent",
     /** emptyDir: data survives container restarts, not pod deletion. */
     Ephemeral: "ephemeral",
+    /**
+     * A directory on the node (`redis.hostPath`): data survives pod deletion while the pod comes back on the same
+     * node — for one-node clusters without a storage provisioner (the proving ground), not for multi-node ones.
+     */
+    HostPath: "hostPath",
 } as const;
 export type RedisStorage = (typeof RedisStorage)[keyof typeof RedisStorage];
 export const REDIS_STORAGE_TYPES: readonly RedisStorage[] = Object.values(RedisStorage);
@@ -71,8 +75,10 @@ export interface RedisSettings {
     url?: pulumi.Input<string>;
     /** In-cluster Redis image (version tag or digest; `latest` refused). Default docker.io/library/redis:7.2.5. */
     image?: pulumi.Input<string>;
-    /** In-cluster Redis storage: persistent (PVC, default) or ephemeral (emptyDir). */
+    /** In-cluster Redis storage: persistent (PVC, default), ephemeral (emptyDir) or hostPath (a node directory). */
     storage?: pulumi.Input<RedisStorage>;
+    /** The node directory of `storage: hostPath` (absolute path; created if missing). */
+    hostPath?: pulumi.Input<string>;
     /** In-cluster Redis PVC size for persistent storage. Default "8Gi". */
     storageSize?: pulumi.Input<string>;
     /** In-cluster Redis PVC storage class. Default: the cluster's default class. */
@@ -84,7 +90,7 @@ export interface RedisSettings {
 }
 
 /** The in-cluster settings of RedisSettings (a `url` cannot be combined with them). */
-export const IN_CLUSTER_REDIS_KEYS = ["image", "storage", "storageSize", "storageClassName", "password", "resources"] as const;
+export const IN_CLUSTER_REDIS_KEYS = ["image", "storage", "storageSize", "storageClassName", "hostPath", "password", "resources"] as const;
 
 
 export interface ServerlessPlatformArgs {
@@ -135,8 +141,8 @@ export interface ServerlessPlatformArgs {
     /**
      * Admin key of the gateway's admin API (`GET /admin/v1/status`, what `longshore status` reads), a Pulumi
      * secret of at least 16 characters. Client API keys are not admin keys. Default: a random 32-character
-     * token, readable as the `adminKey` output (`pulumi stack output --show-secrets`) or from the Secret
-     * `longshore-api-keys`, key `adminKeys`.
+     * token, readable as the `adminKey` output (`pulumi stack output --show-secrets`) or from the
+     * platform's API-key Secret (output apiKeySecretName), key `adminKeys`.
      */
     adminKey?: pulumi.Input<string>;
     /**
@@ -263,12 +269,19 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
             ? pulumi.output(args.imagePullSecrets).apply((ss) => ss.map((s) => ({ name: s })))
             : undefined;
 
+        // ---- client API keys ----
+        // Auto-named (`<name>-api-keys-<suffix>`), not a fixed name: pulumi-kubernetes treats a Secret's data as
+        // immutable (unless the provider sets enableSecretMutable), so a key change REPLACES the Secret; with a
+        // fixed name that replacement must delete first, and the engine then replaces every resource that
+        // depends on it too — the gateway Deployment was deleted and recreated (all replicas down at once).
+        // With a generated name the new Secret is created first and the Deployment's secretKeyRef changes in
+        // place: a rolling update, which the gateway needs anyway to read the new keys (env from a Secret).
         // ---- client API keys, and the admin key (a separate key in the same Secret) ----
         const adminKeyValue: pulumi.Output<string> = adminKey !== undefined
             ? pulumi.output(adminKey)
             : new RandomToken(`${name}-admin-key`, { length: 32 }, child).result;
         const apiKeySecret = new k8s.core.v1.Secret(`${name}-api-keys`, {
-            metadata: { name: API_KEYS_SECRET, namespace, labels },
+            metadata: { namespace, labels },
             type: "Opaque",
             stringData: { apiKeys: pulumi.secret(apiKeys.apply((ks) => ks.join(","))), adminKeys: pulumi.secret(adminKeyValue) },
         }, child);
@@ -280,6 +293,15 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
         } else {
             const redisImage = v.check("redis.image", r.image, [pinnedImage], DEFAULT_REDIS_IMAGE);
             const storage = v.check<RedisStorage>("redis.storage", r.storage, [oneOf(REDIS_STORAGE_TYPES)], RedisStorage.Persistent);
+            const hostPath = given(r.hostPath)
+                ? v.check("redis.hostPath", r.hostPath, [(p) => (typeof p === "string" && p.startsWith("/") && !p.split("/").includes("..") ? undefined : "must be an absolute path without '..'")])
+                : undefined;
+            const checkHostPath = (st: string | undefined): void => {
+                if (st === RedisStorage.HostPath && hostPath === undefined) v.fail("redis.hostPath", "is required with redis.storage hostPath (a directory on the node)");
+                if (st !== RedisStorage.HostPath && hostPath !== undefined) v.fail("redis.hostPath", `is only used with redis.storage hostPath (storage is ${st})`);
+            };
+            // a plain value fails here; an Output fails the StatefulSet's registration (volumes below)
+            if (!pulumi.Output.isInstance(r.storage) && !(r.storage instanceof Promise)) checkHostPath((r.storage as string | undefined) ?? RedisStorage.Persistent);
             const storageSize = v.check("redis.storageSize", r.storageSize, [quantity], "8Gi");
             const password = given(r.password)
                 ? v.check("redis.password", r.password, [nonEmptyString], undefined, { sensitive: true })
@@ -336,7 +358,9 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                                 volumeMounts: [{ name: "data", mountPath: "/data" }],
                                 securityContext: { allowPrivilegeEscalation: false },
                             }],
-                            volumes: persistent.apply((p) => (p ? [] : [{ name: "data", emptyDir: {} }])),
+                            volumes: pulumi.all([storage, hostPath]).apply(([st, hp]) => (checkHostPath(st), st) === RedisStorage.Persistent ? []
+                                    : st === RedisStorage.HostPath ? [{ name: "data", hostPath: { path: hp!, type: "DirectoryOrCreate" } }]
+                                        : [{ name: "data", emptyDir: {} }]),
                         },
                     },
                     volumeClaimTemplates: pulumi.all([persistent, storageSize, r.storageClassName]).apply(([p, size, sc]) =>

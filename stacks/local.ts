@@ -74,10 +74,15 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
             ? { url: redisUrl }
             : {
                 image: redisImageFrom(cfg, registry),
-                storage: (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
+                // redisHostPath (set in local.defaults.yaml): Redis's AOF on a node directory, so it survives a
+                // pod deletion on a one-node cluster without a storage provisioner (emptyDir would not)
+                storage: cfg.get("redisHostPath") ? "hostPath"
+                    : (cfg.get("redisStorage") as "persistent" | "ephemeral" | undefined) ?? "persistent",
+                hostPath: cfg.get("redisHostPath"),
                 storageSize: cfg.get("redisStorageSize"),
                 storageClassName: cfg.get("redisStorageClass"),
             },
+        gatewayReplicas: cfg.getNumber("gatewayReplicas"),
         gatewayEnv: cfg.getObject<Record<string, string>>("gatewayEnv"),
         tolerations: cfg.getObject<k8s.types.input.core.v1.Toleration[]>("platformTolerations"),
         nodeSelector: cfg.getObject<Record<string, string>>("platformNodeSelector"),
@@ -104,8 +109,11 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     // a command endpoint: examples/cli-model's CLI image, unchanged, behind the adapter (stacks/cliModel.ts)
     const cliModel = cliModelEndpoint(cfg, registry, platform, { ...k8sOpts, dependsOn: deps });
 
+    const burst = burstEndpoint(cfg, registry, platform, k8sOpts, deps);
+
     return {
         openaiEndpointId: openai ? openai.endpointId : undefined,
+        ...burst,
         target: "local",
         namespace: platform.namespace,
         gatewayUrl: platform.gatewayUrl,
@@ -123,5 +131,31 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
         ...coldStart,
         cliModelEndpointId: cliModel?.endpointId,
         cliModelDeployment: cliModel?.deployment,
+    };
+}
+
+/**
+ * `burstEndpoint` (an object; local.defaults.yaml): a second endpoint beside the Python one, its workers written
+ * in TypeScript with `longshore/worker` (examples/hello-typescript, built from the repository root). The e2e
+ * suite's burst and fault tests (test/e2e/burst.test.ts) run on it, so they depend on no other endpoint.
+ */
+function burstEndpoint(cfg: pulumi.Config, registry: string, platform: ServerlessPlatform,
+    k8sOpts: pulumi.ComponentResourceOptions, deps: pulumi.Resource[]): Record<string, pulumi.Input<unknown>> {
+    const ep = cfg.getObject<EndpointConfig>("burstEndpoint");
+    if (!ep) return {};
+    const id = ep.id ?? "hello-ts";
+    const image = new WorkerImage("burst-worker", {
+        context: ".",
+        dockerfile: "examples/hello-typescript/Dockerfile",
+        repository: `${registry}/longshore/${id}`,
+        tags: ["0.1.0"],
+        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
+    }).ref;
+    const endpoint = new ServerlessEndpoint(id, endpointArgsFrom(ep, id, platform, image), { ...k8sOpts, dependsOn: deps });
+    return {
+        burstEndpointId: endpoint.endpointId,
+        burstWorkerImage: image,
+        burstWorkerDeployment: endpoint.deploymentName,
+        burstScaledObject: endpoint.scaledObjectName,
     };
 }

@@ -85,9 +85,48 @@ describe("root program (index.ts)", function () {
         });
 
         it("API keys from the secret config value, split and kept secret", () => {
-            const s = rec.byType("kubernetes:core/v1:Secret").find((x) => x.inputs.metadata.name === "longshore-api-keys")!;
+            const s = rec.byType("kubernetes:core/v1:Secret").find((x) => x.name === "platform-api-keys")!;
             assert.strictEqual(s.inputs.stringData.apiKeys, "key-one,key-two");
             assert.ok(containsSecret(s.raw.stringData));
+        });
+    });
+
+    describe("local stack with the extras of local.defaults.yaml (TypeScript burst endpoint, 2 gateway replicas, Redis on a node directory)", () => {
+        let outputs: Record<string, any>;
+        before(async () => {
+            rec = await mockPulumi({ stack: "local" });
+            config({
+                "longshore:apiKeys": "key-one",
+                "longshore:kedaManifests": kedaFile,
+                "longshore:devicePluginImage": "localhost:5000/longshore/fake-gpu-device-plugin:0.1.0",
+                "longshore:redisStorage": "ephemeral",
+                "longshore:redisHostPath": "/var/lib/longshore/redis",
+                "longshore:gatewayReplicas": "2",
+                "longshore:endpoint": { id: "hello", maxWorkers: 2 },
+                "longshore:burstEndpoint": { id: "hello-ts", maxWorkers: 3, scalerType: "REQUEST_COUNT", scalerValue: 1, env: { SLEEP_TIME: "1" } },
+            });
+            outputs = runProgram();
+            await settle(rec, 150);
+        });
+
+        it("a second endpoint runs examples/hello-typescript (built from the repository root), pinned by digest, with its own ScaledObject", async () => {
+            assert.strictEqual(rec.byType("longshore:index:ServerlessEndpoint").length, 2);
+            const img = rec.byType("docker-build:index:Image").find((i) => i.inputs.tags[0] === "localhost:5000/longshore/hello-ts:0.1.0")!.inputs;
+            assert.deepStrictEqual(img.dockerfile, { location: "examples/hello-typescript/Dockerfile" });
+            const worker = rec.byType("kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata.name === "hello-ts-worker")!.inputs;
+            assert.match(worker.spec.template.spec.containers[0].image, /^localhost:5000\/longshore\/hello-ts@sha256:/);
+            assert.strictEqual(envOf(worker.spec.template.spec.containers[0]).SLEEP_TIME.value, "1");
+            const so = rec.byType("kubernetes:keda.sh/v1alpha1:ScaledObject").find((x) => x.inputs.metadata.name === "hello-ts")!.inputs;
+            assert.strictEqual(so.spec.maxReplicaCount, 3);
+            assert.strictEqual(await valueOf(outputs.burstEndpointId), "hello-ts");
+            assert.strictEqual(await valueOf(outputs.burstWorkerDeployment), "hello-ts-worker");
+        });
+
+        it("two gateway replicas, and Redis's AOF on the node directory instead of an emptyDir", () => {
+            const gw = rec.byType("kubernetes:apps/v1:Deployment").find((d) => d.inputs.metadata.name === "longshore-gateway")!.inputs;
+            assert.strictEqual(gw.spec.replicas, 2);
+            const sts = rec.one("kubernetes:apps/v1:StatefulSet").inputs;
+            assert.deepStrictEqual(sts.spec.template.spec.volumes, [{ name: "data", hostPath: { path: "/var/lib/longshore/redis", type: "DirectoryOrCreate" } }]);
         });
     });
 

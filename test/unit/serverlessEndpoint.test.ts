@@ -32,6 +32,9 @@ describe("ServerlessEndpoint", () => {
         assert.strictEqual(container.image, DIGEST_REF);
         assert.strictEqual(dep.metadata.name, "echo-worker");
         assert.strictEqual(dep.metadata.namespace, "longshore");
+        // no volume: no empty lists (they showed as a volumes change in every image-change preview)
+        assert.strictEqual(container.volumeMounts, undefined);
+        assert.strictEqual(dep.spec.template.spec.volumes, undefined);
         assert.strictEqual(await valueOf(ep.endpointId), "echo");
         assert.strictEqual(await valueOf(ep.jobUrl), "http://longshore-gateway.longshore.svc.cluster.local:8080/v2/echo");
         assert.strictEqual(await valueOf(ep.deploymentName), "echo-worker");
@@ -176,9 +179,10 @@ describe("ServerlessEndpoint", () => {
         const { container } = await build(rec, "echo", base({ env: { MODEL: "llama" }, secretEnv: { HF_TOKEN: pulumi.secret("hf_abc") } }));
         const env = envOf(container);
         assert.strictEqual(env.MODEL.value, "llama");
-        assert.deepStrictEqual(env.HF_TOKEN.valueFrom, { secretKeyRef: { name: "echo-worker-env", key: "HF_TOKEN" } });
+        assert.deepStrictEqual(env.HF_TOKEN.valueFrom, { secretKeyRef: { name: "echo-env-generated", key: "HF_TOKEN" } });
         assert.strictEqual(env.HF_TOKEN.value, undefined);
-        const envSecret = rec.byType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "echo-worker-env")!;
+        const envSecret = rec.byType("kubernetes:core/v1:Secret").find((s) => s.name === "echo-env")!;
+        assert.strictEqual(envSecret.inputs.metadata.name, undefined, "auto-named, so a secretEnv change rolls the workers");
         assert.ok(containsSecret(envSecret.raw.stringData));
         assert.strictEqual(envSecret.inputs.stringData.HF_TOKEN, "hf_abc");
     });

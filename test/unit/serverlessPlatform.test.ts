@@ -26,7 +26,7 @@ describe("ServerlessPlatform", () => {
         assert.strictEqual(await valueOf(p.namespace), "longshore");
         assert.strictEqual(await valueOf(p.gatewayUrl), "http://longshore-gateway.longshore.svc.cluster.local:8080");
         assert.strictEqual(await valueOf(p.scalerAddress), "longshore-gateway.longshore.svc.cluster.local:9090");
-        assert.strictEqual(await valueOf(p.apiKeySecretName), "longshore-api-keys");
+        assert.strictEqual(await valueOf(p.apiKeySecretName), "lp-api-keys-generated");
         const role = rec.one("kubernetes:rbac.authorization.k8s.io/v1:Role").inputs;
         assert.deepStrictEqual(role.rules, [
             { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
@@ -52,7 +52,7 @@ describe("ServerlessPlatform", () => {
         assert.strictEqual(env.LONGSHORE_ENDPOINT_DISCOVERY.value, "kubernetes");
         assert.deepStrictEqual(env.LONGSHORE_NAMESPACE.valueFrom, { fieldRef: { fieldPath: "metadata.namespace" } });
         assert.deepStrictEqual(env.REDIS_URL.valueFrom, { secretKeyRef: { name: "longshore-redis", key: "url" } });
-        assert.deepStrictEqual(env.LONGSHORE_API_KEYS.valueFrom, { secretKeyRef: { name: "longshore-api-keys", key: "apiKeys" } });
+        assert.deepStrictEqual(env.LONGSHORE_API_KEYS.valueFrom, { secretKeyRef: { name: "lp-api-keys-generated", key: "apiKeys" } });
         assert.strictEqual(env.LONGSHORE_API_KEYS.value, undefined);
         assert.strictEqual(env.LOG_LEVEL.value, "debug");
         assert.strictEqual(c.livenessProbe.httpGet.path, "/healthz");
@@ -89,7 +89,10 @@ describe("ServerlessPlatform", () => {
         new ServerlessPlatform("lp", base());
         await settle(rec);
         const secrets = rec.byType("kubernetes:core/v1:Secret");
-        const keys = secrets.find((s) => s.inputs.metadata.name === "longshore-api-keys")!;
+        const keys = secrets.find((s) => s.name === "lp-api-keys")!;
+        // auto-named: a key change (the provider replaces a Secret whose data changed) creates the new Secret
+        // before deleting the old one, and the gateway Deployment rolls instead of being replaced with it
+        assert.strictEqual(keys.inputs.metadata.name, undefined);
         assert.ok(containsSecret(keys.raw.stringData));
         assert.strictEqual(keys.inputs.stringData.apiKeys, "client-key-1,client-key-2");
         const redis = secrets.find((s) => s.inputs.metadata.name === "longshore-redis")!;
@@ -147,13 +150,13 @@ describe("ServerlessPlatform", () => {
         const p = new ServerlessPlatform("lp", base());
         await settle(rec);
         const env = rec.one("kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].env;
-        assert.deepStrictEqual(env.find((e: any) => e.name === "LONGSHORE_ADMIN_KEYS").valueFrom, { secretKeyRef: { name: "longshore-api-keys", key: "adminKeys" } });
+        assert.deepStrictEqual(env.find((e: any) => e.name === "LONGSHORE_ADMIN_KEYS").valueFrom, { secretKeyRef: { name: "lp-api-keys-generated", key: "adminKeys" } });
         assert.ok(rec.byType("pulumi-nodejs:dynamic/longshore:RandomToken").some((t) => t.name === "lp-admin-key"));
         assert.ok(p.adminKey, "adminKey output");
         rec = await mockPulumi();
         new ServerlessPlatform("lp2", base({ adminKey: pulumi.secret("an-admin-key-of-enough-length") }));
         await settle(rec);
-        const keys = rec.byType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "longshore-api-keys")!;
+        const keys = rec.byType("kubernetes:core/v1:Secret").find((s) => s.name === "lp2-api-keys")!;
         assert.strictEqual(keys.inputs.stringData.adminKeys, "an-admin-key-of-enough-length");
         assert.ok(!rec.byType("pulumi-nodejs:dynamic/longshore:RandomToken").some((t) => t.name === "lp2-admin-key"));
         rec = await mockPulumi();
@@ -181,6 +184,15 @@ describe("ServerlessPlatform", () => {
         assert.strictEqual(serviceMonitorCrdPresent(() => "customresourcedefinition.apiextensions.k8s.io/servicemonitors.monitoring.coreos.com\n"), true);
         assert.strictEqual(serviceMonitorCrdPresent(() => undefined), false);
         assert.strictEqual(serviceMonitorCrdPresent(() => ""), false);
+    });
+
+    it("hostPath Redis keeps its AOF in a node directory (survives a pod deletion on a one-node cluster), no PVC", async () => {
+        new ServerlessPlatform("lp", base({ redis: { storage: "hostPath", hostPath: "/var/lib/longshore/redis" } }));
+        await settle(rec);
+        const sts = rec.one("kubernetes:apps/v1:StatefulSet").inputs;
+        assert.deepStrictEqual(sts.spec.volumeClaimTemplates, []);
+        assert.deepStrictEqual(sts.spec.template.spec.volumes, [{ name: "data", hostPath: { path: "/var/lib/longshore/redis", type: "DirectoryOrCreate" } }]);
+        assert.deepStrictEqual(sts.spec.template.spec.containers[0].volumeMounts, [{ name: "data", mountPath: "/data" }]);
     });
 
     it("external Redis (ElastiCache): no StatefulSet, the URL goes into the Secret", async () => {
@@ -214,7 +226,10 @@ describe("ServerlessPlatform", () => {
             ["bad service type", { serviceType: "Ingress" as any }, /serviceType \("Ingress"\) must be one of ClusterIP, NodePort, LoadBalancer/],
             ["redis latest", { redis: { image: "redis:latest" } }, /redis\.image \("redis:latest"\) must not use the mutable `latest` tag/],
             ["redis untagged", { redis: { image: "redis" } }, /redis\.image \("redis"\) must name a version tag or a digest/],
-            ["redis storage", { redis: { storage: "disk" as any } }, /redis\.storage \("disk"\) must be one of persistent, ephemeral/],
+            ["redis storage", { redis: { storage: "disk" as any } }, /redis\.storage \("disk"\) must be one of persistent, ephemeral, hostPath/],
+            ["redis hostPath missing", { redis: { storage: "hostPath" } }, /redis\.hostPath is required with redis\.storage hostPath/],
+            ["redis hostPath without hostPath storage", { redis: { hostPath: "/data" } }, /redis\.hostPath is only used with redis\.storage hostPath \(storage is persistent\)/],
+            ["redis hostPath relative", { redis: { storage: "hostPath", hostPath: "data/redis" } }, /redis\.hostPath \("data\/redis"\) must be an absolute path/],
             ["redis size", { redis: { storageSize: "big" } }, /redis\.storageSize \("big"\) must be a Kubernetes quantity/],
             ["redis url scheme", { redis: { url: "http://cache:6379" } }, /redis\.url must be a redis:\/\/ or rediss:\/\/ URL/],
             ["reserved gateway env", { gatewayEnv: { REDIS_URL: "x" } }, /gatewayEnv\.REDIS_URL is set by ServerlessPlatform/],

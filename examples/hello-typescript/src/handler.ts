@@ -12,8 +12,8 @@ async function handler(job: Job): Promise<string> {
     console.log("working, I promise");
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  // do the things
-  return "Hello World";
+  // do the things; an `echo` input comes back as the output (the e2e burst test checks each job got its own)
+  return typeof job.input?.echo === "string" ? job.input.echo : "Hello World";
 }
 
 start({ handler });
