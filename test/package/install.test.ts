@@ -5,10 +5,11 @@
 //   - the program runs under Pulumi's mocks as a preview would (KEDA from the manifests the package ships, the
 //     gateway image from the package's own build context), and a bad argument fails naming it;
 //   - `npx longshore --help` runs the CLI from the package's bin;
+//   - the gateway image builds from the package's build context (the proving ground's Docker engine);
 //   - the component provider: `pulumi package get-schema` from the installed package's provider/ (the engine
 //     starts it as a plugin, prebuilt) and from the package unpacked into a folder with no node_modules, where
 //     the engine's `npm install` in provider/ installs the package's own dependencies.
-// Run by `npm run test:package` (with `. proving-ground/env.sh` for the pulumi CLI) and by `npm run release`.
+// Run by `npm run test:package` (with `. proving-ground/env.sh`: the pulumi CLI, Docker) and by `npm run release`.
 // LONGSHORE_PACKAGE_TARBALL names a tarball already packed (the release script's); otherwise this packs one.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
@@ -128,6 +129,25 @@ describe("npm package: the packed tarball in a fresh Pulumi TypeScript project o
         assert.match(r.out, /longshore test/);
         const bad = await run("npx", ["--no-install", "longshore", "nonsense"], project, 120_000);
         assert.equal(bad.code, 2, "an unknown command is a usage error");
+    });
+
+    it("the gateway image builds from the package's context in the project, and the gateway's modules and Lua scripts load in it", async function () {
+        this.timeout(900_000);
+        // the proving ground's Docker engine and node-base image (the default base, node:22-bookworm-slim, is not
+        // in its mirror); the legacy builder ignores Dockerfile.dockerignore, so the context is the whole project
+        const tag = `localhost:5000/longshore-test/gateway-from-package:${process.pid}`;
+        const built = await ok("docker", ["build", "-q", "-f", "node_modules/longshore/gateway/package-image/Dockerfile",
+            "--build-arg", "BASE_IMAGE=localhost:5000/longshore/node-base:20-bookworm", "-t", tag, "."], project, 900_000, { ...process.env, DOCKER_BUILDKIT: "0" });
+        log(`docker build of gateway/package-image: ${built.seconds.toFixed(0)} s`);
+        try {
+            const r = await ok("docker", ["run", "--rm", "--entrypoint", "node", tag, "-e",
+                "require('/app/dist/gateway/src/index.js'); const n = require('/app/dist/gateway/src/queue/scripts.js').loadScripts().size; console.log('scripts', n)"], project, 300_000);
+            assert.match(r.out, /^scripts \d+$/m);
+            const ls = await ok("docker", ["run", "--rm", "--entrypoint", "ls", tag, "/app/node_modules"], project, 120_000);
+            assert.ok(ls.out.includes("fastify") && !ls.out.includes("@pulumi"), `runtime closure only:\n${ls.out}`);
+        } finally {
+            await run("docker", ["rmi", "-f", tag], project, 120_000);
+        }
     });
 
     describe("the component provider from the package (pulumi package get-schema: the engine starts it as a plugin)", function () {
