@@ -9,9 +9,6 @@ _pg_path_add() { case ":$PATH:" in *":$1:"*) ;; *) PATH="$1:$PATH" ;; esac; }
 _pg_path_add "$LONGSHORE_CACHE/buildkit-$BUILDKIT_VERSION/bin"
 _pg_path_add "$LONGSHORE_CACHE/kubernetes-${K8S_VERSION:-v1.30.14}/bin"
 _pg_path_add "$LONGSHORE_CACHE/pulumi-$PULUMI_VERSION/bin"
-# Node.js >= 22 that scripts/lib.sh's use_node unpacked into the cache on a machine whose own node is older
-for _pg_node in "$LONGSHORE_CACHE"/node-v*/bin; do [ -x "$_pg_node/node" ] && _pg_path_add "$_pg_node"; done
-unset _pg_node
 export PATH
 unset -f _pg_path_add
 export PULUMI_HOME="${PULUMI_HOME:-$LONGSHORE_CACHE/pulumi-home}"

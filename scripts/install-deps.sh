@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-use_node  # Node.js >= 22 (package.json engines), from the cache on an older machine
 # docker-registry: test/unit/registryDigest.test.ts resolves digests against a real registry
 apt_install redis-server docker-registry ca-certificates
 # The lock must satisfy `npm ci` on a clean checkout (CI) even when node_modules here is already current and

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-use_node  # Node.js >= 22 (package.json engines), from the cache on an older machine
 bash scripts/install-deps.sh
 npm test
 npm run lint:workflows

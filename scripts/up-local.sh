@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/lib.sh
-use_node  # Node.js >= 22 (package.json engines), from the cache on an older machine
 bash scripts/install-deps.sh
 bash proving-ground/pg up
 . proving-ground/env.sh
