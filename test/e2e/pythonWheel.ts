@@ -4,6 +4,10 @@
 // a runpod-sdk job then wakes the endpoint from zero. The program finds the component provider through its
 // Pulumi.yaml `packages:` entry (the provider/ directory, prebuilt) and the components' Node.js dynamic
 // resources through provider/dynamic — what docs/packages.md tells a Python user to write.
+// NOT YET IN THE SUITE (the file name is outside the e2e glob): written and type-checked on 2026-12-01, its
+// preview half checked by hand through the real engine, but it has not had its run against the cluster. Run it
+// with `npx mocha … test/e2e/platform.test.ts test/e2e/pythonWheel.ts` inside the lock, then rename it to
+// pythonWheel.test.ts.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
