@@ -62,7 +62,8 @@ export interface KedaArgs {
     version?: string;
     /**
      * Where KEDA comes from: `{ manifests }` or `{ chart }`. Default: `{ manifests: $LONGSHORE_KEDA_MANIFESTS }`
-     * or `$LONGSHORE_CACHE/keda-v<version>/keda.yaml` (written by scripts/render-keda.sh or the proving ground).
+     * or `$LONGSHORE_CACHE/keda-v<version>/keda.yaml` (written by scripts/render-keda.sh or the proving ground),
+     * or the npm package's bundled upstream manifests of the default version.
      */
     source?: KedaSource;
     /** Image overrides (mirrors, air-gapped registries). */
@@ -81,11 +82,20 @@ export interface KedaArgs {
     kubeContext?: string;
 }
 
-/** The manifest path used when no source is given. */
-export function defaultKedaManifestPath(version: string = DEFAULT_KEDA_VERSION): string {
+/** Where the npm package ships KEDA's upstream manifests for DEFAULT_KEDA_VERSION (scripts/build-package.js). */
+export const BUNDLED_KEDA_MANIFESTS_DIR = path.join(__dirname, "../manifests");
+
+/**
+ * The manifest path used when no source is given: $LONGSHORE_KEDA_MANIFESTS; else the rendered file in the
+ * cache if it exists; else the package's bundled copy of that version if it has one; else the cache path
+ * (whose absence the component reports with the fix).
+ */
+export function defaultKedaManifestPath(version: string = DEFAULT_KEDA_VERSION, bundledDir: string = BUNDLED_KEDA_MANIFESTS_DIR): string {
     if (process.env.LONGSHORE_KEDA_MANIFESTS) return process.env.LONGSHORE_KEDA_MANIFESTS;
     const cache = process.env.LONGSHORE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "longshore");
-    return path.join(cache, `keda-v${version}`, "keda.yaml");
+    const rendered = path.join(cache, `keda-v${version}`, "keda.yaml");
+    const bundled = path.join(bundledDir, `keda-v${version}.yaml`);
+    return !fs.existsSync(rendered) && fs.existsSync(bundled) ? bundled : rendered;
 }
 
 /** Reads every YAML document from a file or a directory (sorted by name). */

@@ -203,7 +203,8 @@ rootfs() {
 
 # Node.js 20 for the node base: Debian 12 ships Node 18, so the image gets the files of the host's own
 # `nodejs` 20 package (node + npm + corepack), whose shared libraries (libc, libstdc++, libgcc) minbase has.
-node_version() { node --version 2>/dev/null || true; }
+# The package's own binary, not whatever node is first on PATH (scripts put Node 22 from the cache there).
+node_version() { /usr/bin/node --version 2>/dev/null || true; }
 add_host_node() {
   local dir=$1
   case "$(node_version)" in v20.*) ;; *) die "node-base needs the host's Node.js 20 (found $(node_version || echo none))";; esac

@@ -134,6 +134,18 @@ describe("Keda", () => {
             delete process.env.LONGSHORE_KEDA_MANIFESTS;
             process.env.LONGSHORE_CACHE = "/tmp/lscache";
             assert.strictEqual(defaultKedaManifestPath("2.17.2"), "/tmp/lscache/keda-v2.17.2/keda.yaml");
+            // the npm package's bundled copy of a version, where the cache has none ...
+            const bundled = fs.mkdtempSync(path.join(os.tmpdir(), "longshore-bundled-"));
+            fs.writeFileSync(path.join(bundled, "keda-v2.17.2.yaml"), MANIFEST);
+            assert.strictEqual(defaultKedaManifestPath("2.17.2", bundled), path.join(bundled, "keda-v2.17.2.yaml"));
+            assert.strictEqual(defaultKedaManifestPath("2.16.0", bundled), "/tmp/lscache/keda-v2.16.0/keda.yaml", "no bundled copy of that version");
+            // ... and a rendered file in the cache comes first
+            process.env.LONGSHORE_CACHE = fs.mkdtempSync(path.join(os.tmpdir(), "longshore-cache-"));
+            fs.mkdirSync(path.join(process.env.LONGSHORE_CACHE, "keda-v2.17.2"));
+            fs.writeFileSync(path.join(process.env.LONGSHORE_CACHE, "keda-v2.17.2/keda.yaml"), MANIFEST);
+            assert.strictEqual(defaultKedaManifestPath("2.17.2", bundled), path.join(process.env.LONGSHORE_CACHE, "keda-v2.17.2/keda.yaml"));
+            fs.rmSync(bundled, { recursive: true });
+            fs.rmSync(process.env.LONGSHORE_CACHE, { recursive: true });
             process.env.LONGSHORE_KEDA_MANIFESTS = file;
             assert.strictEqual(defaultKedaManifestPath(), file);
         } finally {
