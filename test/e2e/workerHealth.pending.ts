@@ -1,3 +1,8 @@
+// NOT YET RUN GREEN: its one run (2026-12-01) stopped in `pulumi up` of the inline program — RandomToken (a
+// dynamic provider) has no pulumi-nodejs plugin in an inline program — fixed below by passing workerToken and
+// webhookSecret; the run after that fix did not fit in the session. Rename to workerHealth.test.ts (into the
+// e2e glob) once it has passed on the proving ground.
+//
 // End-to-end, worker health (issue 15) on the proving ground: a deliberately broken image (it exits at start)
 // deployed as its own endpoint, and an endpoint whose pod asks for more fake GPUs than the node has (8), both
 // from a small inline Pulumi program (its own stack "worker-health-e2e") on the platform of the `local` stack.
@@ -68,10 +73,13 @@ describe("e2e: worker health — a crash-looping endpoint and an unschedulable w
       stackName: STACK,
       projectName: "longshore-worker-health-e2e",
       program: async () => {
+        const pulumi = await import("@pulumi/pulumi");
         const { ServerlessEndpoint } = await import("../../components");
+        // given tokens: an inline program has no pulumi-nodejs plugin for RandomToken (a dynamic provider)
+        const tokens = (n: string) => ({ workerToken: pulumi.secret(`wh-e2e-${n}-worker-token-0123456789`), webhookSecret: pulumi.secret(`wh-e2e-${n}-webhook-secret-0123456789`) });
         new ServerlessEndpoint(BROKEN, {
           // no GPU (it never runs a job); the proving ground's one node carries the GPU taint, so tolerate it
-          platform, image, endpointId: BROKEN, cpuOnly: true,
+          platform, image, endpointId: BROKEN, cpuOnly: true, ...tokens("broken"),
           tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
           minWorkers: 0, maxWorkers: 4, scalerType: "REQUEST_COUNT", scalerValue: 1, pollingIntervalSeconds: 2,
           crashLoopFailAfterSeconds: 40,
@@ -79,7 +87,7 @@ describe("e2e: worker health — a crash-looping endpoint and an unschedulable w
         });
         // 9 GPUs: the proving ground's node has 8 fake ones, so this pod can never be scheduled
         new ServerlessEndpoint(THROTTLED, {
-          platform, image: ctx.out("workerImage"), endpointId: THROTTLED, gpuCount: 9, minWorkers: 1, maxWorkers: 1,
+          platform, image: ctx.out("workerImage"), endpointId: THROTTLED, gpuCount: 9, minWorkers: 1, maxWorkers: 1, ...tokens("throttled"),
           resources: { cpu: "50m", memory: "64Mi" },
         });
         return {};
