@@ -68,14 +68,21 @@ export class ScalerServer {
   private streams = new Set<grpc.ServerWritableStream<Ref, unknown>>();
   port = 0;
 
-  constructor(private readonly q: JobQueue, private readonly reg: EndpointRegistry, private readonly pushIntervalMs: number, private readonly log: Logger) {
+  constructor(
+    private readonly q: JobQueue,
+    private readonly reg: EndpointRegistry,
+    private readonly pushIntervalMs: number,
+    private readonly log: Logger,
+    /** counts kept outside Redis (HTTP endpoints: requests waiting in / in flight through the proxy) */
+    private readonly localCounts?: (endpointId: string) => EndpointCounts | undefined,
+  ) {
     const pkg = loadScalerProto();
     const svc = (pkg.ExternalScaler as grpc.ServiceClientConstructor).service;
     this.server.addService(svc, {
       IsActive: (call: grpc.ServerUnaryCall<Ref, unknown>, cb: grpc.sendUnaryData<unknown>) =>
         this.unary(cb, async () => {
           const spec = this.spec(call.request);
-          const c = await this.q.counts(spec.endpointId);
+          const c = await this.counts(spec.endpointId);
           return { result: metricFor(spec, c).active };
         }),
       GetMetricSpec: (call: grpc.ServerUnaryCall<Ref, unknown>, cb: grpc.sendUnaryData<unknown>) =>
@@ -87,7 +94,7 @@ export class ScalerServer {
       GetMetrics: (call: grpc.ServerUnaryCall<{ scaledObjectRef?: Ref; metricName?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
         this.unary(cb, async () => {
           const spec = this.spec(call.request.scaledObjectRef ?? {});
-          const c = await this.q.counts(spec.endpointId);
+          const c = await this.counts(spec.endpointId);
           const m = metricFor(spec, c);
           return { metricValues: [{ metricName: call.request.metricName || metricName(spec), metricValue: Math.ceil(m.metric), metricValueFloat: m.metric }] };
         }),
@@ -113,6 +120,11 @@ export class ScalerServer {
     return { endpointId, scalerType, scalerValue };
   }
 
+  private counts(endpointId: string): Promise<EndpointCounts> {
+    const local = this.localCounts?.(endpointId);
+    return local ? Promise.resolve(local) : this.q.counts(endpointId);
+  }
+
   private unary(cb: grpc.sendUnaryData<unknown>, fn: () => Promise<unknown>) {
     fn().then(
       (r) => cb(null, r),
@@ -136,7 +148,7 @@ export class ScalerServer {
       if (busy || ended) return;
       busy = true;
       try {
-        const c = await this.q.counts(spec.endpointId);
+        const c = await this.counts(spec.endpointId);
         const active = metricFor(spec, c).active;
         if (active !== last) {
           last = active;
