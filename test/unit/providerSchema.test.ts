@@ -15,7 +15,7 @@ import * as components from "../../components";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PROVIDER_DIR = path.join(ROOT, "provider");
-const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda"];
+const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "HttpEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda"];
 const token = (name: string) => `longshore:index:${name}`;
 
 type Prop = { type?: string; $ref?: string; plain?: boolean; optional?: boolean; description?: string; items?: Prop; additionalProperties?: Prop };
@@ -171,6 +171,14 @@ describe("provider/: the components' schema for other languages (Pulumi componen
                 env: { LOG_LEVEL: "debug" }, secretEnv: { HF_TOKEN: "hf_0123456789" },
                 volume: { size: "10Gi", storageClassName: "efs", accessModes: ["ReadWriteMany"], mountPath: "/runpod-volume", readOnly: false },
                 workerToken: "0123456789abcdef0123", pingIntervalMs: 5000, imagePullSecrets: ["regcred"], nodeSelector: { pool: "gpu" },
+                tolerations: toleration, labels: { team: "ml" },
+            },
+            HttpEndpoint: {
+                platform, endpointId: "api", image: DIGEST_REF, port: 8000, healthPort: 8001, healthPath: "/ping", targetConcurrency: 4,
+                minWorkers: 0, maxWorkers: 2, idleTimeoutSeconds: 30, queueTimeoutSeconds: 60, requestTimeoutSeconds: 300, maxQueued: 100,
+                terminationGracePeriodSeconds: 330, pollingIntervalSeconds: 5, gpuCount: 1, gpuTypes: ["NVIDIA H100 80GB HBM3"], cpuOnly: false,
+                resources: { cpu: "2", memory: "8Gi" }, containerDisk: "20Gi", env: { LOG_LEVEL: "debug" }, secretEnv: { HF_TOKEN: "hf_0123456789" },
+                volume: { size: "1Gi", mountPath: "/app/data" }, imagePullSecrets: ["regcred"], nodeSelector: { pool: "gpu" },
                 tolerations: toleration, labels: { team: "ml" },
             },
             GpuNodePool: {
