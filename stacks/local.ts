@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as path from "path";
 import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaImages, WorkerImage } from "../components";
 import { apiKeysFrom, endpointArgsFrom, endpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
+import { httpExample } from "./httpExample";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -85,7 +86,11 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     const endpoint = new ServerlessEndpoint(endpointId, endpointArgsFrom(ep, endpointId, platform, workerImage),
         { ...k8sOpts, dependsOn: deps });
 
+    // HTTP (load-balancing) endpoint: the seed-004 AI API server, unchanged (stacks/httpExample.ts)
+    const http = httpExample(cfg, platform, registry, { ...k8sOpts, dependsOn: deps });
+
     return {
+        ...http,
         target: "local",
         namespace: platform.namespace,
         gatewayUrl: platform.gatewayUrl,

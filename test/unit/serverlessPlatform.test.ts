@@ -27,7 +27,10 @@ describe("ServerlessPlatform", () => {
         assert.strictEqual(await valueOf(p.scalerAddress), "longshore-gateway.longshore.svc.cluster.local:9090");
         assert.strictEqual(await valueOf(p.apiKeySecretName), "longshore-api-keys");
         const role = rec.one("kubernetes:rbac.authorization.k8s.io/v1:Role").inputs;
-        assert.deepStrictEqual(role.rules, [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }]);
+        assert.deepStrictEqual(role.rules, [
+            { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
+            { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+        ]);
         const rb = rec.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").inputs;
         assert.deepStrictEqual(rb.subjects, [{ kind: "ServiceAccount", name: "longshore-gateway", namespace: "longshore" }]);
         assert.strictEqual(rb.roleRef.name, "longshore-gateway");

@@ -298,8 +298,9 @@ export class HttpProxy {
           return;
         }
         res.writeHead(ur.statusCode ?? 502, ur.statusMessage, out as unknown as http.OutgoingHttpHeaders);
-        // headers go out now (an SSE stream's first event may come much later)
-        res.flushHeaders();
+        // a streamed answer (no content-length: chunked, SSE): headers go out now, its first event may come much
+        // later; a sized answer goes out with its first body bytes (one write instead of two)
+        if (ur.headers["content-length"] === undefined) res.flushHeaders();
         ur.on("data", (c: Buffer) => {
           if (!res.write(c)) {
             ur.pause();
