@@ -3,8 +3,9 @@
 //  1. added latency: BENCH_HTTP_N sequential requests (GET, and POST with a 1 KB JSON body), each sent once
 //     straight to the upstream server and once through the gateway's proxy, interleaved so both see the same
 //     machine load; p50 / p99 of each and of the difference (proxy - direct, per pair).
-//  2. throughput: BENCH_HTTP_CLIENTS concurrent keep-alive clients for BENCH_HTTP_SECONDS, direct and through
-//     the gateway (BENCH_HTTP_UPSTREAMS upstream processes), requests/s and the gateway's CPU time per request.
+//  2. throughput: BENCH_HTTP_CLIENTS concurrent keep-alive clients for BENCH_HTTP_SECONDS, direct, through a
+//     bare node:http proxy (the floor of a node proxy, a baseline measured in the same run) and through the
+//     gateway (BENCH_HTTP_UPSTREAMS upstream processes): requests/s and each proxy's CPU time per request.
 //
 // Real processes over loopback: the upstream is a node http server (bench/httpUpstream.js, the cheapest
 // possible worker so the proxy's cost is what is measured), the gateway its own process (bench/httpGatewayProc.ts:
@@ -90,7 +91,7 @@ async function latency(direct: URL, proxied: URL, method: string, body?: string)
   return pct(diff, 50);
 }
 
-async function throughput(urls: URL[], label: string, gatewayPid?: number) {
+async function throughput(urls: URL[], label: string, gatewayPid?: number): Promise<number> {
   let n = 0;
   let stop = false;
   const cpu0 = gatewayPid ? cpuOf(gatewayPid) : 0;
@@ -105,7 +106,7 @@ async function throughput(urls: URL[], label: string, gatewayPid?: number) {
   }));
   const s = (Date.now() - t0) / 1000;
   const cpu = gatewayPid ? ((cpuOf(gatewayPid) - cpu0) / n) * 1000 : undefined;
-  console.log(`  ${label}: ${(n / s).toFixed(0)} requests/s (${CLIENTS} clients, ${s.toFixed(1)} s)${cpu !== undefined ? `, gateway CPU ${cpu.toFixed(3)} ms per request` : ""}`);
+  console.log(`  ${label}: ${(n / s).toFixed(0)} requests/s (${CLIENTS} clients, ${s.toFixed(1)} s)${cpu !== undefined ? `, its CPU ${cpu.toFixed(3)} ms per request` : ""}`);
   return n / s;
 }
 
@@ -119,9 +120,11 @@ async function main() {
       procs.push(u.proc);
       ups.push(Number(u.line));
     }
-    const g = await startProc(["-r", "ts-node/register", path.join(root, "bench/httpGatewayProc.ts")], { REDIS_URL: redis.url, BENCH_UPSTREAMS: ups.join(",") });
+    const g = await startProc([...(process.env.BENCH_HTTP_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_HTTP_PROF}`] : []), "-r", "ts-node/register", path.join(root, "bench/httpGatewayProc.ts")], { REDIS_URL: redis.url, BENCH_UPSTREAMS: ups.join(",") });
     procs.push(g.proc);
     const gwUrl = g.line;
+    const bare = await startProc([path.join(root, "bench/httpUpstream.js")], { PROXY_TO: ups.join(",") });
+    procs.push(bare.proc);
     const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0];
     console.log(`HTTP-endpoint proxy benchmark (${new Date().toISOString().slice(0, 10)}, load average ${load}, ${UPSTREAMS} upstream node http servers)`);
     console.log(`1. added latency, ${N} sequential requests each way, interleaved:`);
@@ -132,8 +135,9 @@ async function main() {
     console.log(`   target <= 1 ms added at p50: ${added <= 1 ? "met" : "NOT met"} (${ms(added)} ms)`);
     console.log(`2. throughput:`);
     const directRate = await throughput(ups.map((p) => new URL(`http://127.0.0.1:${p}/predict`)), "direct to the upstreams");
+    const bareRate = await throughput([new URL(`http://127.0.0.1:${bare.line}/predict`)], "through a bare node:http proxy (baseline)", bare.proc.pid);
     const proxyRate = await throughput([proxied], "through one gateway", g.proc.pid);
-    console.log(`   through the gateway / direct: ${(proxyRate / directRate).toFixed(2)}`);
+    console.log(`   through the gateway / direct: ${(proxyRate / directRate).toFixed(2)}; / the bare proxy: ${(proxyRate / bareRate).toFixed(2)}`);
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await redis.stop({ removeData: true });
