@@ -11,6 +11,9 @@
 //                  metric = active + (age > scalerValue ? waiting : 0), target = 1
 //                  => keep one worker per running job; add one per waiting job only once the oldest
 //                     has waited longer than scalerValue seconds.
+// HTTP endpoints (http/proxy.ts) count from the proxy instead of Redis: waiting = requests held in the gateway's
+// queue, active = requests in flight to workers; their ScaledObject uses REQUEST_COUNT with scalerValue = the
+// endpoint's targetConcurrency, and the proxy emits the same "new|<id>" event when the endpoint turns busy or idle.
 // StreamIsActive pushes the activity state when it changes: at once when a job is accepted by this
 // replica (in-process event) and within scalerPushIntervalMs otherwise (jobs accepted by other replicas).
 import * as fs from "fs";
