@@ -3,6 +3,7 @@
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as grpc from "@grpc/grpc-js";
+import * as nodeHttp from "http";
 import type { Gateway } from "../../gateway/src/index";
 import { applyPod } from "../../gateway/src/http/discovery";
 import { loadScalerProto } from "../../gateway/src/scaler";
@@ -215,13 +216,13 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
       assert.equal(seen[1].result, true);
       assert.ok(seen[1].at - t0 < 500, `activation pushed ${seen[1].at - t0} ms after the request`);
       assert.equal(await metric(), 2, "metric = waiting requests (2) / target");
-      // the "pod" starts: listening, but initializing for 1.5 s (/ping 204)
-      const w = await startHttpWorker("cold-1", { readyAfterS: 1.5 });
+      // the "pod" starts: listening, but initializing for 5 s (/ping 204)
+      const w = await startHttpWorker("cold-1", { readyAfterS: 5 });
       procs.push(w);
       addWorker(gw, "cold", w);
-      await sleep(500);
+      await until(async () => /initializing/.test([...gw.http.pool("cold")!.workers.values()][0].state), 3000, "first health check");
       assert.equal(gw.http.pool("cold")!.readyCount(), 0, "204 is not ready");
-      assert.match([...gw.http.pool("cold")!.workers.values()][0].state, /initializing/);
+      assert.equal(gw.http.pool("cold")!.counts().waiting, 2, "still held");
       const [r1, r2] = await Promise.all([held, held2]);
       assert.equal(r1.status, 200);
       assert.equal(r2.status, 200);
@@ -247,12 +248,14 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
 
   it("a client that gives up while held leaves the queue (it is not forwarded later)", async () => {
     gw.registry.set({ id: "giveup", workerToken: "worker-token-0-giveup", http: { port: 1, queueTimeoutMs: 10_000 } });
-    const ac = new AbortController();
-    const p = fetch(u("giveup", "/echo/x"), { headers: AUTH, signal: ac.signal }).catch((e) => e);
+    // a plain node request (undici's fetch re-opens a spare connection after an abort)
+    const req = nodeHttp.request(u("giveup", "/echo/x"), { headers: AUTH, agent: false });
+    const failed = new Promise((r) => req.on("error", r));
+    req.end();
     const pool = gw.http.pool("giveup")!;
     await until(async () => pool.counts().waiting === 1, 2000, "held");
-    ac.abort();
-    await p;
+    req.destroy();
+    await failed;
     await until(async () => pool.counts().waiting === 0, 2000, "withdrawn");
   });
 

@@ -185,7 +185,8 @@ export class HttpProxy {
         w = await a.worker;
       } catch (e) {
         res.off("close", gone);
-        if (res.destroyed) return;
+        // the client went away while it waited: make sure its connection is gone too
+        if (res.destroyed || (e instanceof PoolError && e.status === 499)) return void req.socket.destroy();
         if (e instanceof PoolError) return json(res, e.status, { error: e.message }, e.retryAfterS ? { "retry-after": e.retryAfterS } : {});
         throw e;
       }
