@@ -10,6 +10,7 @@
 // Real processes over loopback: the upstream is a node http server (bench/httpUpstream.js, the cheapest
 // possible worker so the proxy's cost is what is measured), the gateway its own process (bench/httpGatewayProc.ts:
 // createGateway with the upstreams as the endpoint's workers), redis-server as the gateway needs it.
+// BENCH_HTTP_PROF=<dir> writes a V8 CPU profile of the gateway process there.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
