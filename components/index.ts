@@ -6,6 +6,7 @@ export { RandomToken, RandomTokenArgs, randomTokenProvider } from "./randomToken
 export * from "./workerImage";
 export * from "./serverlessPlatform";
 export * from "./serverlessEndpoint";
+export * from "./httpEndpoint";
 export * from "./gpuNodePool";
 export * from "./nvidiaDevicePlugin";
 export * from "./keda";

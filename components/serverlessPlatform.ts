@@ -114,6 +114,12 @@ export interface ServerlessPlatformArgs {
      * public addresses only (docs/gateway.md, SSRF policy).
      */
     webhookAllowCidrs?: string[];
+    /**
+     * HTTP endpoints' host-based URLs: `<endpoint id>.<httpDomain>/<path>` (RunPod's `ENDPOINT_ID.api.runpod.ai`),
+     * for a wildcard DNS name and an ingress or load balancer in front of the gateway. Without it, HTTP endpoints
+     * answer at `<gatewayUrl>/http/<id>/<path>` (always available).
+     */
+    httpDomain?: pulumi.Input<string>;
     /** Extra plain environment for the gateway (e.g. LOG_LEVEL). */
     gatewayEnv?: Record<string, pulumi.Input<string>>;
     /** Client API keys accepted by the gateway (Pulumi secrets). At least one. */
@@ -409,6 +415,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                 { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
                 // Warning Events on worker pods: crash-looping endpoints, workers reporting unhealthy
                 { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+                // HTTP endpoints: the gateway routes to their worker pods (http/discovery.ts) — the same pods rule
             ],
         }, child);
         new k8s.rbac.v1.RoleBinding(`${name}-gateway`, {
@@ -447,6 +454,7 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                                 { name: "PORT", value: String(GATEWAY_HTTP_PORT) },
                                 { name: "SCALER_PORT", value: String(GATEWAY_SCALER_PORT) },
                                 { name: "METRICS_PORT", value: String(GATEWAY_METRICS_PORT) },
+                                ...(args.httpDomain !== undefined ? [{ name: "LONGSHORE_HTTP_DOMAIN", value: v.check("httpDomain", args.httpDomain, [dnsName]) }] : []),
                                 ...(webhookAllowCidrs.length ? [{ name: "LONGSHORE_WEBHOOK_ALLOW_CIDRS", value: webhookAllowCidrs.join(",") }] : []),
                                 ...(args.gatewayResources === undefined && args.gatewayEnv?.NODE_OPTIONS === undefined ? [{ name: "NODE_OPTIONS", value: DEFAULT_GATEWAY_NODE_OPTIONS }] : []),
                                 { name: "REDIS_URL", valueFrom: { secretKeyRef: { name: redisSecret.metadata.name, key: "url" } } },
@@ -518,4 +526,8 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
     }
 }
 
-const RESERVED_GATEWAY_ENV = ["PORT", "SCALER_PORT", "METRICS_PORT", "LONGSHORE_WEBHOOK_ALLOW_CIDRS", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_ADMIN_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];
+/** A DNS name such as api.example.com. */
+const dnsName = (x: unknown): string | undefined =>
+    typeof x === "string" && /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(x) ? undefined : "must be a lowercase DNS name such as api.example.com";
+
+const RESERVED_GATEWAY_ENV = ["LONGSHORE_HTTP_DOMAIN", "PORT", "SCALER_PORT", "METRICS_PORT", "LONGSHORE_WEBHOOK_ALLOW_CIDRS", "REDIS_URL", "LONGSHORE_API_KEYS", "LONGSHORE_ADMIN_KEYS", "LONGSHORE_NAMESPACE", "LONGSHORE_ENDPOINT_DISCOVERY"];

@@ -115,6 +115,65 @@ export interface EndpointSettings {
     /** waiting jobs of an endpoint whose workers all crash at start end FAILED (with the crash as the reason)
      *  once it has been crash-looping this long (ms, default DEFAULT_CRASH_LOOP_FAIL_AFTER_MS); 0 = never */
     crashLoopFailAfterMs?: number;
+    /** set for an HTTP (load-balancing) endpoint: the gateway proxies requests to its workers' HTTP servers */
+    http?: HttpEndpointSettings;
+}
+
+// ---------------------------------------------------------------- HTTP (load-balancing) endpoints
+/** `component` label of an HTTP endpoint's worker pods (with ENDPOINT_LABEL=<id>): what the gateway watches. */
+export const HTTP_WORKER_COMPONENT = "http-worker";
+/** Path-based form of an HTTP endpoint's URL under the gateway: `<gateway>/http/<id>/<path>`. */
+export const HTTP_PATH_PREFIX = "/http";
+/** RunPod's load-balancing worker contract: the server listens on $PORT (default 80) and answers its health
+ *  check on $PORT_HEALTH (default $PORT) at /ping: 200 = ready, 204 = initializing, anything else = not ready. */
+export const DEFAULT_HTTP_PORT = 80;
+export const DEFAULT_HEALTH_PATH = "/ping";
+/** Env vars HttpEndpoint sets in its workers (RunPod's names). */
+export const HTTP_WORKER_ENV = ["PORT", "PORT_HEALTH", "RUNPOD_POD_ID", "RUNPOD_ENDPOINT_ID"] as const;
+
+/** The `http` part of an endpoint's settings (written by HttpEndpoint, read by the gateway's proxy). */
+export interface HttpEndpointSettings {
+    /** the workers' HTTP port (RunPod PORT) */
+    port: number;
+    /** health check port (RunPod PORT_HEALTH); default `port` */
+    healthPort?: number;
+    /** health check path; default /ping */
+    healthPath?: string;
+    /** concurrent requests one worker takes before further requests wait in the gateway's queue; default 1 */
+    targetConcurrency?: number;
+    /** how long a request may wait for a worker (cold start or all busy) before a 503; default 120000 */
+    queueTimeoutMs?: number;
+    /** how long a worker may take to start answering a forwarded request before a 504; default 600000 */
+    requestTimeoutMs?: number;
+    /** requests waiting at once per gateway replica before new ones are refused (503); default 1000 */
+    maxQueued?: number;
+}
+export const DEFAULT_TARGET_CONCURRENCY = 1;
+export const DEFAULT_QUEUE_TIMEOUT_MS = 120_000;
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 600_000;
+export const DEFAULT_MAX_QUEUED = 1000;
+
+function validateHttpSettings(o: unknown, where: string): HttpEndpointSettings {
+    if (!o || typeof o !== "object" || Array.isArray(o)) throw new Error(`${where} must be an object`);
+    const h = o as Record<string, unknown>;
+    const out: Partial<HttpEndpointSettings> = {};
+    const int = (k: keyof HttpEndpointSettings, min: number, max: number, required = false) => {
+        const n = h[k];
+        if (n === undefined && !required) return;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new Error(`${where}.${k} must be an integer from ${min} to ${max}`);
+        (out as Record<string, number>)[k] = n;
+    };
+    int("port", 1, 65535, true);
+    int("healthPort", 1, 65535);
+    int("targetConcurrency", 1, 10_000);
+    int("queueTimeoutMs", 1, 3_600_000);
+    int("requestTimeoutMs", 1, 7 * 24 * 3_600_000);
+    int("maxQueued", 1, 1_000_000);
+    if (h.healthPath !== undefined) {
+        if (typeof h.healthPath !== "string" || !/^\/[\x21-\x7e]*$/.test(h.healthPath)) throw new Error(`${where}.healthPath must be a path starting with '/' (printable ASCII, no spaces)`);
+        out.healthPath = h.healthPath;
+    }
+    return out as HttpEndpointSettings;
 }
 
 /** Default of EndpointSettings.maxWorkerLosses: the third lost worker fails the job. */
@@ -151,5 +210,6 @@ export function validateSettings(o: Record<string, unknown>, where: string): End
         if (err) throw new Error(`${where}.webhookSecret ${err}`);
         out.webhookSecret = o.webhookSecret as string;
     }
+    if (o.http !== undefined) out.http = validateHttpSettings(o.http, `${where}.http`);
     return out;
 }

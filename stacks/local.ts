@@ -6,6 +6,7 @@ import { Keda, NvidiaDevicePlugin, ServerlessPlatform, ServerlessEndpoint, KedaI
 import { apiKeysFrom, endpointArgsFrom, endpointConfig, EndpointConfig, gatewayImageFrom, workerImageFrom } from "./common";
 import { coldStartBlock } from "./coldStart";
 import { cliModelEndpoint } from "./cliModel";
+import { httpExample } from "./httpExample";
 
 /**
  * Redis image: `redisImage` as given; with `buildRedis: true`, Debian's redis-server built from
@@ -111,9 +112,13 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
 
     const burst = burstEndpoint(cfg, registry, platform, k8sOpts, deps);
 
+    // HTTP (load-balancing) endpoint: the seed-004 AI API server, unchanged (stacks/httpExample.ts)
+    const http = httpExample(cfg, platform, registry, { ...k8sOpts, dependsOn: deps });
+
     return {
         openaiEndpointId: openai ? openai.endpointId : undefined,
         ...burst,
+        ...http,
         target: "local",
         namespace: platform.namespace,
         gatewayUrl: platform.gatewayUrl,

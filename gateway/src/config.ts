@@ -70,6 +70,12 @@ export interface Timings {
   requestTimeoutMs: number;
   /** a request over the in-flight body budget waits this long for room before it is refused (503) */
   bodyBudgetWaitMs: number;
+  /** HTTP endpoints: health check period of a worker that is not ready yet (how soon a ready one is noticed) */
+  httpHealthStartingMs: number;
+  /** HTTP endpoints: health check period of a ready worker */
+  httpHealthReadyMs: number;
+  /** HTTP endpoints: one health check's timeout */
+  httpHealthTimeoutMs: number;
 }
 
 export const DEFAULT_TIMINGS: Timings = {
@@ -92,6 +98,9 @@ export const DEFAULT_TIMINGS: Timings = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   bodyBudgetWaitMs: 30_000,
+  httpHealthStartingMs: 200,
+  httpHealthReadyMs: 2_000,
+  httpHealthTimeoutMs: 2_000,
 };
 
 export interface Limits {
@@ -110,6 +119,8 @@ export interface Limits {
   /** smallest policy.executionTimeout / policy.ttl a request may ask for (RunPod: 5 s and 10 s) */
   minExecutionTimeoutMs: number;
   minTtlMs: number;
+  /** HTTP endpoints: largest request body the proxy forwards */
+  httpBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -122,6 +133,7 @@ export const DEFAULT_LIMITS: Limits = {
   webhookResponseBytes: 64 * 1024,
   minExecutionTimeoutMs: 5_000,
   minTtlMs: 10_000,
+  httpBodyBytes: 20 * 1024 * 1024,
 };
 
 /** Failed authentications per source address before it is answered 429 for the rest of the window. */
@@ -147,6 +159,9 @@ export interface GatewayOptions {
   webhookAllowCidrs?: string[];
   /** failed authentications per source address (default 50 per 60 s), then 429 */
   authFailureLimit?: Partial<AuthFailureLimit>;
+  /** HTTP endpoints, host-based form: requests to `<endpoint id>.<httpDomain>` are proxied to that endpoint
+   *  (RunPod's `ENDPOINT_ID.api.runpod.ai`); the path form `/http/<id>/…` always works */
+  httpDomain?: string;
   /** client API keys; empty = every client request is 401 */
   apiKeys: string[];
   /** admin API keys (GET /admin/v1/status: `longshore status`); not valid on client routes, nor client keys
@@ -206,6 +221,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
   t("LONGSHORE_HEALTH_INTERVAL_MS", "healthIntervalMs");
   t("LONGSHORE_HEADERS_TIMEOUT_MS", "headersTimeoutMs");
   t("LONGSHORE_REQUEST_TIMEOUT_MS", "requestTimeoutMs");
+  t("LONGSHORE_HTTP_HEALTH_STARTING_MS", "httpHealthStartingMs");
+  t("LONGSHORE_HTTP_HEALTH_READY_MS", "httpHealthReadyMs");
   const list = (name: string) => (env[name] || "").split(",").map((s) => s.trim()).filter(Boolean);
   const webhookAllowCidrs = list("LONGSHORE_WEBHOOK_ALLOW_CIDRS");
   for (const c of webhookAllowCidrs) {
@@ -222,12 +239,23 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
     ...(env.LONGSHORE_AUTH_FAILURE_LIMIT ? { authFailureLimit: { max: int("LONGSHORE_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT.max) } } : {}),
     apiKeys: list("LONGSHORE_API_KEYS"),
     adminKeys: list("LONGSHORE_ADMIN_KEYS"),
+    ...(env.LONGSHORE_HTTP_DOMAIN ? { httpDomain: httpDomain(env.LONGSHORE_HTTP_DOMAIN) } : {}),
+    ...(env.LONGSHORE_HTTP_BODY_BYTES ? { limits: { httpBodyBytes: int("LONGSHORE_HTTP_BODY_BYTES", DEFAULT_LIMITS.httpBodyBytes) } } : {}),
     endpoints,
     kubernetes: discovery === "kubernetes" ? { namespace: env.LONGSHORE_NAMESPACE || readServiceAccountNamespace(fs) } : undefined,
     timings,
     logLevel: env.LOG_LEVEL || "info",
     prefix: env.LONGSHORE_REDIS_PREFIX || "ls",
   };
+}
+
+/** LONGSHORE_HTTP_DOMAIN: a DNS name such as api.example.com (endpoints answer at <id>.api.example.com). */
+function httpDomain(d: string): string {
+  const v = d.trim().toLowerCase();
+  if (!/^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/.test(v)) {
+    throw new Error(`LONGSHORE_HTTP_DOMAIN must be a DNS name such as api.example.com, got ${JSON.stringify(d)}`);
+  }
+  return v;
 }
 
 /** Why `c` is not an IPv4/IPv6 CIDR ("10.0.0.0/8", "fd00::/8"; a bare address means /32 or /128), or undefined. */

@@ -3,10 +3,11 @@
 //  * kubernetes: Secrets in LONGSHORE_NAMESPACE labelled longshore.dev/endpoint=<id>, data keys
 //    endpointId, workerToken, settings (JSON), webhookSecret (optional: signs the endpoint's webhooks). Listed, then watched; changes apply without restart.
 //    The list+watch is gateway/src/kube.ts's Informer (RBAC get/list/watch on secrets).
+import { randomBytes } from "crypto";
 import { EventEmitter } from "events";
 import type { Logger } from "pino";
 import { ENDPOINT_LABEL, ENDPOINT_SECRET_KEYS as KEY, endpointIdError, workerTokenError } from "../../contract";
-import { EndpointConfig, validateSettings } from "./config";
+import { EndpointConfig, EndpointSettings, validateSettings } from "./config";
 import { Informer, KubeApi, KubeObject, KubeSourceOptions } from "./kube";
 
 export type { KubeSourceOptions } from "./kube";
@@ -38,12 +39,10 @@ export class EndpointRegistry extends EventEmitter {
     const data = secret.data ?? {};
     const dec = (k: string) => (data[k] !== undefined ? Buffer.from(data[k], "base64").toString("utf8") : undefined);
     const id = dec(KEY.endpointId) ?? secret.metadata?.labels?.[ENDPOINT_LABEL];
-    const workerToken = dec(KEY.workerToken);
+    let workerToken = dec(KEY.workerToken);
     const idErr = endpointIdError(id);
     if (idErr) return `secret ${name}: endpointId ${id === undefined ? "missing" : idErr}`;
-    const tokenErr = workerTokenError(workerToken);
-    if (tokenErr) return `secret ${name}: workerToken ${workerToken === undefined ? "missing" : tokenErr}`;
-    let settings = {};
+    let settings: EndpointSettings = {};
     const raw = dec(KEY.settings);
     const webhookSecret = dec(KEY.webhookSecret);
     if (raw || webhookSecret !== undefined) {
@@ -53,6 +52,11 @@ export class EndpointRegistry extends EventEmitter {
         return `secret ${name}: ${(e as Error).message}`;
       }
     }
+    // An HTTP endpoint's workers never call the job routes: without a token of its own it gets an unguessable
+    // one, so those routes stay closed for it.
+    if (workerToken === undefined && settings.http) workerToken = randomBytes(32).toString("base64url");
+    const tokenErr = workerTokenError(workerToken);
+    if (tokenErr) return `secret ${name}: workerToken ${workerToken === undefined ? "missing" : tokenErr}`;
     const prev = this.bySecret.get(name);
     if (prev && prev !== id) this.delete(prev);
     this.bySecret.set(name, id!);

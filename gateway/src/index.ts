@@ -1,5 +1,6 @@
 // Public entry of the job gateway. createGateway(opts) starts the HTTP API (Fastify) and the KEDA
 // external scaler (gRPC) over one Redis. main.ts is the process entry that reads the env contract.
+import * as http from "http";
 import Fastify, { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest, LogController } from "fastify";
 import pino from "pino";
 import { ApiKeys, AuthFailures } from "./auth";
@@ -11,6 +12,8 @@ import { EndpointRegistry, KubeEndpointSource } from "./endpoints";
 import { WorkerHealth } from "./health";
 import { PodMonitor } from "./pods";
 import { adminRoutes } from "./routes/admin";
+import { KubeHttpWorkers } from "./http/discovery";
+import { HttpProxy } from "./http/proxy";
 import { RateLimiter } from "./limits";
 import { Metrics } from "./metrics";
 import { JobQueue } from "./queue";
@@ -39,6 +42,8 @@ export interface Gateway {
   queue: JobQueue;
   /** worker states, crash-loop detection (health.ts) */
   health: WorkerHealth;
+  /** the HTTP endpoints' reverse proxy (its worker pools: tests add workers there as discovery would) */
+  http: HttpProxy;
   /** graceful: stop accepting, answer long-polls, finish in-flight requests, close connections */
   close(): Promise<void>;
 }
@@ -149,7 +154,39 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     rateLimitWindowMs: (ep) => ({ ...globalRates, ...(registry.get(ep)?.rateLimits ?? {}) }).windowMs,
   };
 
+  // HTTP (load-balancing) endpoints: proxied ahead of Fastify on the same server (http/proxy.ts says why)
+  const proxy = new HttpProxy({
+    registry,
+    apiKeys: ctx.apiKeys,
+    authFailures: ctx.authFailures,
+    bodyBudget,
+    bodyLimit: limits.httpBodyBytes,
+    domain: opts.httpDomain,
+    poolTimings: { healthStartingMs: timings.httpHealthStartingMs, healthReadyMs: timings.httpHealthReadyMs, healthTimeoutMs: timings.httpHealthTimeoutMs },
+    log,
+    // busy <-> idle: the scaler's StreamIsActive re-checks at once and pushes the activation to KEDA
+    onActivity: (ep) => queue.events.emit(`new|${ep}`),
+  });
+  let httpWorkers: KubeHttpWorkers | undefined;
+  if (opts.kubernetes) {
+    httpWorkers = new KubeHttpWorkers(proxy, opts.kubernetes, log);
+    httpWorkers.start();
+  }
+
   const app = Fastify({
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        { headersTimeout: timings.headersTimeoutMs, requestTimeout: timings.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, timings.headersTimeoutMs) },
+        (req, res) => {
+          const route = proxy.route(req);
+          if (route) proxy.handle(req, res, route);
+          else handler(req, res);
+        },
+      );
+      // what Fastify sets on a server it creates itself
+      server.keepAliveTimeout = 72_000;
+      return server;
+    },
     loggerInstance: log as unknown as FastifyBaseLogger,
     // per-request access logs would dominate CPU at thousands of jobs/s; errors and job events are logged
     logController: new LogController({ disableRequestLogging: true }),
@@ -265,7 +302,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let scalerAddress = "";
   const scalerPort = opts.scalerPort === undefined ? 9090 : opts.scalerPort;
   if (scalerPort !== null) {
-    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log, (ep) => workerHealth.held(ep));
+    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log, (ep) => workerHealth.held(ep), (ep) => proxy.counts(ep));
     const p = await scaler.listen(host, scalerPort);
     scalerAddress = `${urlHost}:${p}`;
   }
@@ -286,10 +323,13 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       kube?.stop();
       pods?.stop();
       workerHealth.stop();
+      httpWorkers?.stop();
+      proxy.beginShutdown();
       queue.beginShutdown(); // long-polls answer now (204 / current status)
       const sweepIdle = setInterval(() => app.server.closeIdleConnections?.(), 100);
       await app.close(); // stop accepting; wait for in-flight requests
       clearInterval(sweepIdle);
+      proxy.close();
       await scaler?.close();
       await metrics.close();
       await webhooks?.close();
@@ -298,5 +338,5 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       log.flush?.();
     })());
 
-  return { url: `http://${urlHost}:${port}`, scalerAddress, metricsUrl, app, registry, queue, health: workerHealth, close };
+  return { url: `http://${urlHost}:${port}`, scalerAddress, metricsUrl, app, registry, queue, health: workerHealth, http: proxy, close };
 }

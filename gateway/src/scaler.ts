@@ -14,6 +14,9 @@
 // Crash-loop backoff (health.ts): while an endpoint's workers crash at start and none is healthy, the metric
 // is capped at one worker's worth (QUEUE_DELAY 1, REQUEST_COUNT scalerValue): KEDA keeps one pod trying (its
 // restarts spaced by Kubernetes' CrashLoopBackOff) instead of scaling a broken image out to maxReplicas.
+// HTTP endpoints (http/proxy.ts) count from the proxy instead of Redis: waiting = requests held in the gateway's
+// queue, active = requests in flight to workers; their ScaledObject uses REQUEST_COUNT with scalerValue = the
+// endpoint's targetConcurrency, and the proxy emits the same "new|<id>" event when the endpoint turns busy or idle.
 // StreamIsActive pushes the activity state when it changes: at once when a job is accepted by this
 // replica (in-process event) and within scalerPushIntervalMs otherwise (jobs accepted by other replicas).
 import * as fs from "fs";
@@ -76,9 +79,14 @@ export class ScalerServer {
   port = 0;
 
   constructor(
-    private readonly q: JobQueue, private readonly reg: EndpointRegistry, private readonly pushIntervalMs: number, private readonly log: Logger,
+    private readonly q: JobQueue,
+    private readonly reg: EndpointRegistry,
+    private readonly pushIntervalMs: number,
+    private readonly log: Logger,
     /** the endpoint is crash-looping: scale-up held (health.ts) */
     private readonly held: (ep: string) => boolean = () => false,
+    /** counts kept outside Redis (HTTP endpoints: requests waiting in / in flight through the proxy) */
+    private readonly localCounts?: (endpointId: string) => EndpointCounts | undefined,
   ) {
     const pkg = loadScalerProto();
     const svc = (pkg.ExternalScaler as grpc.ServiceClientConstructor).service;
@@ -86,7 +94,7 @@ export class ScalerServer {
       IsActive: (call: grpc.ServerUnaryCall<Ref, unknown>, cb: grpc.sendUnaryData<unknown>) =>
         this.unary(cb, async () => {
           const spec = this.spec(call.request);
-          const c = await this.q.counts(spec.endpointId);
+          const c = await this.counts(spec.endpointId);
           return { result: metricFor(spec, c).active };
         }),
       GetMetricSpec: (call: grpc.ServerUnaryCall<Ref, unknown>, cb: grpc.sendUnaryData<unknown>) =>
@@ -98,7 +106,7 @@ export class ScalerServer {
       GetMetrics: (call: grpc.ServerUnaryCall<{ scaledObjectRef?: Ref; metricName?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
         this.unary(cb, async () => {
           const spec = this.spec(call.request.scaledObjectRef ?? {});
-          const c = await this.q.counts(spec.endpointId);
+          const c = await this.counts(spec.endpointId);
           const m = metricFor(spec, c, Date.now(), this.held(spec.endpointId));
           return { metricValues: [{ metricName: call.request.metricName || metricName(spec), metricValue: Math.ceil(m.metric), metricValueFloat: m.metric }] };
         }),
@@ -124,6 +132,11 @@ export class ScalerServer {
     return { endpointId, scalerType, scalerValue };
   }
 
+  private counts(endpointId: string): Promise<EndpointCounts> {
+    const local = this.localCounts?.(endpointId);
+    return local ? Promise.resolve(local) : this.q.counts(endpointId);
+  }
+
   private unary(cb: grpc.sendUnaryData<unknown>, fn: () => Promise<unknown>) {
     fn().then(
       (r) => cb(null, r),
@@ -147,7 +160,7 @@ export class ScalerServer {
       if (busy || ended) return;
       busy = true;
       try {
-        const c = await this.q.counts(spec.endpointId);
+        const c = await this.counts(spec.endpointId);
         const active = metricFor(spec, c).active;
         if (active !== last) {
           last = active;

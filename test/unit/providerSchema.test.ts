@@ -15,7 +15,7 @@ import * as components from "../../components";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PROVIDER_DIR = path.join(ROOT, "provider");
-const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda", "ImagePrePull", "ModelCache"];
+const COMPONENTS = ["WorkerImage", "ServerlessPlatform", "ServerlessEndpoint", "HttpEndpoint", "GpuNodePool", "NvidiaDevicePlugin", "Keda", "ImagePrePull", "ModelCache"];
 const token = (name: string) => `longshore:index:${name}`;
 
 type Prop = { type?: string; $ref?: string; plain?: boolean; optional?: boolean; description?: string; items?: Prop; additionalProperties?: Prop };
@@ -202,6 +202,14 @@ describe("provider/: the components' schema for other languages (Pulumi componen
                 source: { url: "s3://models/tiny/model.bin", s3Endpoint: "http://s3.local:8333", region: "us-east-1", credentials: { accessKeyId: "ak", secretAccessKey: "sk" } },
                 storage: { size: "10Gi", storageClassName: "efs", accessModes: ["ReadWriteMany"] }, fillImage: DIGEST_REF, fileName: "model.bin",
                 extract: false, mountPath: "/models", tolerations: toleration, nodeSelector: { pool: "gpu" }, timeoutSeconds: 600,
+            },
+            HttpEndpoint: {
+                platform, endpointId: "api", image: DIGEST_REF, port: 8000, healthPort: 8001, healthPath: "/ping", targetConcurrency: 4,
+                minWorkers: 0, maxWorkers: 2, idleTimeoutSeconds: 30, queueTimeoutSeconds: 60, requestTimeoutSeconds: 300, maxQueued: 100,
+                terminationGracePeriodSeconds: 330, pollingIntervalSeconds: 5, gpuCount: 1, gpuTypes: ["NVIDIA H100 80GB HBM3"], cpuOnly: false,
+                resources: { cpu: "2", memory: "8Gi" }, containerDisk: "20Gi", env: { LOG_LEVEL: "debug" }, secretEnv: { HF_TOKEN: "hf_0123456789" },
+                volume: { size: "1Gi", mountPath: "/app/data" }, imagePullSecrets: ["regcred"], nodeSelector: { pool: "gpu" },
+                tolerations: toleration, labels: { team: "ml" },
             },
             GpuNodePool: {
                 clusterName: "longshore", subnetIds: ["subnet-1", "subnet-2"], instanceTypes: ["g5.xlarge"], capacityType: "SPOT",

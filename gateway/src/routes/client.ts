@@ -42,6 +42,7 @@ export function clientRoutes(app: FastifyInstance, ctx: Ctx) {
     }
     const ep = ctx.registry.get(req.params.ep);
     if (!ep) return reply.code(404).send({ error: `endpoint ${req.params.ep} not found` });
+    if (ep.http) return reply.code(400).send({ error: `endpoint ${ep.id} is an HTTP endpoint: it takes no jobs; send requests to /http/${ep.id}/<path>` });
     const r = ctx.limiter.hit(ep.id, kind);
     if (!r.ok) {
       ctx.metrics.rateLimited.inc({ endpoint: ep.id, kind });
