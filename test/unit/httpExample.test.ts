@@ -38,8 +38,8 @@ describe("local stack: the HTTP endpoint example (stacks/httpExample.ts)", funct
     });
 
     it("its SQLite volume: a hostPath PersistentVolume reserved for the endpoint's claim (no provisioner on one node)", () => {
-        const pv = rec.one("kubernetes:core/v1:PersistentVolume").inputs;
-        const pvc = rec.one("kubernetes:core/v1:PersistentVolumeClaim").inputs;
+        const pv = rec.one("kubernetes:core/v1:PersistentVolume", "ai-api-volume").inputs;
+        const pvc = rec.one("kubernetes:core/v1:PersistentVolumeClaim", "ai-api-volume").inputs;
         assert.deepStrictEqual(pv.spec.claimRef, { namespace: "longshore", name: pvc.metadata.name });
         assert.strictEqual(pv.spec.storageClassName, "");
         assert.strictEqual(pvc.spec.storageClassName, "");
