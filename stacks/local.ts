@@ -110,7 +110,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     // a command endpoint: examples/cli-model's CLI image, unchanged, behind the adapter (stacks/cliModel.ts)
     const cliModel = cliModelEndpoint(cfg, registry, platform, { ...k8sOpts, dependsOn: deps });
 
-    const burst = burstEndpoint(cfg, registry, platform, k8sOpts, deps);
+    const burst = burstEndpoint(cfg, registry, platform, prePullPause, k8sOpts, deps);
 
     // HTTP (load-balancing) endpoint: the seed-004 AI API server, unchanged (stacks/httpExample.ts)
     const http = httpExample(cfg, platform, registry, { ...k8sOpts, dependsOn: deps });
@@ -144,7 +144,7 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
  * in TypeScript with `longshore/worker` (examples/hello-typescript, built from the repository root). The e2e
  * suite's burst and fault tests (test/e2e/burst.test.ts) run on it, so they depend on no other endpoint.
  */
-function burstEndpoint(cfg: pulumi.Config, registry: string, platform: ServerlessPlatform,
+function burstEndpoint(cfg: pulumi.Config, registry: string, platform: ServerlessPlatform, prePullPause: pulumi.Input<string> | undefined,
     k8sOpts: pulumi.ComponentResourceOptions, deps: pulumi.Resource[]): Record<string, pulumi.Input<unknown>> {
     const ep = cfg.getObject<EndpointConfig>("burstEndpoint");
     if (!ep) return {};
@@ -156,7 +156,8 @@ function burstEndpoint(cfg: pulumi.Config, registry: string, platform: Serverles
         tags: ["0.1.0"],
         builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
     }).ref;
-    const endpoint = new ServerlessEndpoint(id, endpointArgsFrom(ep, id, platform, image), { ...k8sOpts, dependsOn: deps });
+    // a GPU endpoint: its image pre-pull idles on the same local pause image as the others (no registry.k8s.io here)
+    const endpoint = new ServerlessEndpoint(id, { ...endpointArgsFrom(ep, id, platform, image), prePull: { pauseImage: prePullPause } }, { ...k8sOpts, dependsOn: deps });
     return {
         burstEndpointId: endpoint.endpointId,
         burstWorkerImage: image,
