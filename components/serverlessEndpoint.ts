@@ -4,13 +4,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import {
-    Validator, dnsLabel, nonNegativeInteger, positiveInteger, oneOf, atMost, quantity, envName, labelValue,
-    nonEmptyString, httpUrl, hostPort, each, uniqueArray, isPlain,
+    Validator, dnsLabel, nonNegativeInteger, positiveInteger, oneOf, atMost, envName,
+    nonEmptyString, httpUrl, hostPort, isPlain,
 } from "./validate";
 import { digestRef } from "./imageRef";
 import { RandomToken } from "./randomToken";
 import { PlatformRef } from "./serverlessPlatform";
 import { getChild, setChild } from "./children";
+import { endpointVolume, gpuPlacement } from "./workerPod";
 import { ImagePrePull } from "./imagePrePull";
 import { EndpointWorker, adapterInjection } from "./commandWorker";
 import {
@@ -243,26 +244,10 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             return g ?? e + DRAIN_MARGIN_SECONDS;
         });
 
-        // GPU
+        // GPU placement and resources (components/workerPod.ts, shared with HttpEndpoint): validated here, in
+        // this order, before the settings below
         const cpuOnly = args.cpuOnly ?? false;
-        if (cpuOnly && args.gpuCount !== undefined) v.fail("gpuCount", "cannot be set with cpuOnly: true");
-        if (cpuOnly && args.gpuTypes !== undefined) v.fail("gpuTypes", "cannot be set with cpuOnly: true");
-        const gpuCount = v.check("gpuCount", args.gpuCount, [positiveInteger], 1);
-        const gpuTypes = v.check<string[]>("gpuTypes", args.gpuTypes as any, [
-            (x) => (Array.isArray(x) ? undefined : "must be a list of GPU types"),
-            each(nonEmptyString),
-            (x) => each(labelValue)((x as string[]).map(gpuProductLabel)),
-            (x) => uniqueArray()((x as string[]).map(gpuProductLabel)),
-        ], []).apply((ts) => ts.map(gpuProductLabel));
-
-        // resources
-        const res = args.resources ?? {};
-        const q = (arg: string, val: pulumi.Input<string> | undefined) => (val === undefined ? undefined : v.check(arg, val, [quantity]));
-        const cpu = q("resources.cpu", res.cpu);
-        const memory = q("resources.memory", res.memory);
-        const cpuLimit = q("resources.cpuLimit", res.cpuLimit);
-        const memoryLimit = q("resources.memoryLimit", res.memoryLimit);
-        const disk = q("containerDisk", args.containerDisk);
+        const { resources, tolerations, affinity } = gpuPlacement(v, args);
 
         // env
         const env = args.env ?? {};
@@ -361,70 +346,8 @@ export class ServerlessEndpoint extends pulumi.ComponentResource {
             })),
         ];
 
-        // resources: GPUs are extended resources (requests must equal limits).
-        const resources = pulumi.all([gpuCount, cpu, memory, cpuLimit, memoryLimit, disk]).apply(([g, c, m, cl, ml, d]) => {
-            const requests: Record<string, string> = {};
-            const limits: Record<string, string> = {};
-            if (!cpuOnly) {
-                requests[GPU_RESOURCE] = String(g);
-                limits[GPU_RESOURCE] = String(g);
-            }
-            if (c !== undefined) requests.cpu = String(c);
-            if (cl !== undefined) limits.cpu = String(cl);
-            if (m !== undefined) requests.memory = String(m);
-            if (ml !== undefined || m !== undefined) limits.memory = String(ml ?? m);
-            if (d !== undefined) {
-                requests["ephemeral-storage"] = String(d);
-                limits["ephemeral-storage"] = String(d);
-            }
-            return { requests, limits };
-        });
-
-        const tolerations = pulumi.output(args.tolerations ?? []).apply((extra) => [
-            ...(cpuOnly ? [] : [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }]),
-            ...(extra as k8s.types.output.core.v1.Toleration[]),
-        ]);
-        const affinity = gpuTypes.apply((types) => {
-            if (cpuOnly || types.length === 0) return undefined;
-            const weights = preferenceWeights(types.length);
-            return {
-                nodeAffinity: {
-                    requiredDuringSchedulingIgnoredDuringExecution: {
-                        nodeSelectorTerms: [{ matchExpressions: [{ key: GPU_PRODUCT_LABEL, operator: "In", values: types }] }],
-                    },
-                    preferredDuringSchedulingIgnoredDuringExecution: types.map((t, i) => ({
-                        weight: weights[i],
-                        preference: { matchExpressions: [{ key: GPU_PRODUCT_LABEL, operator: "In", values: [t] }] },
-                    })),
-                },
-            };
-        });
-
-        // volume
-        const volumes: pulumi.Input<k8s.types.input.core.v1.Volume>[] = [];
-        const volumeMounts: pulumi.Input<k8s.types.input.core.v1.VolumeMount>[] = [];
-        if (args.volume) {
-            const vol = args.volume;
-            if ((vol.claimName === undefined) === (vol.size === undefined)) v.fail("volume", "needs exactly one of claimName (existing claim) or size (create a claim)");
-            let claimName: pulumi.Input<string>;
-            if (vol.claimName !== undefined) {
-                claimName = v.check("volume.claimName", vol.claimName, [dnsLabel(253)]);
-            } else {
-                const size = v.check("volume.size", vol.size as pulumi.Input<string>, [quantity]);
-                const pvc = new k8s.core.v1.PersistentVolumeClaim(`${name}-volume`, {
-                    metadata: { name: pulumi.interpolate`${endpointId}-volume`, namespace, labels },
-                    spec: {
-                        accessModes: vol.accessModes ?? ["ReadWriteMany"],
-                        storageClassName: vol.storageClassName,
-                        resources: { requests: { storage: size } },
-                    },
-                }, child);
-                claimName = pvc.metadata.name;
-            }
-            const mountPath = v.check("volume.mountPath", vol.mountPath, [(x) => (typeof x === "string" && x.startsWith("/") ? undefined : "must be an absolute path")], DEFAULT_VOLUME_MOUNT);
-            volumes.push({ name: "volume", persistentVolumeClaim: { claimName, readOnly: vol.readOnly } });
-            volumeMounts.push({ name: "volume", mountPath, readOnly: vol.readOnly });
-        }
+        // volume (an existing claim or a new one named <endpointId>-volume)
+        const { volumes, volumeMounts } = endpointVolume(v, name, args.volume, pulumi.interpolate`${endpointId}-volume`, namespace, labels, child);
 
         // Image pre-pull: on by default for GPU endpoints (their images are the multi-GB ones); the workers wait
         // for it, so after `pulumi up` the image is on every node before the first job.

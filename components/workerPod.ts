@@ -1,7 +1,6 @@
 // Worker pod pieces an endpoint component needs besides its container contract: GPU placement (resources,
-// the GPU toleration, ordered GPU-type preference), the network volume, and user env checks. HttpEndpoint
-// builds its pods from these; ServerlessEndpoint has the same rules inline (it predates this file) — the
-// two must agree, and test/unit/httpEndpoint.test.ts checks HttpEndpoint against the same expectations.
+// the GPU toleration, ordered GPU-type preference), the network volume, and user env checks. HttpEndpoint and
+// ServerlessEndpoint both build their pods from these, so the two endpoint kinds place and mount workers alike.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Validator, positiveInteger, quantity, each, nonEmptyString, labelValue, uniqueArray, dnsLabel, envName, isPlain } from "./validate";
