@@ -27,6 +27,8 @@ export const GATEWAY_SCALER_PORT = 9090;
 /** Prometheus /metrics of the gateway: a container port only (scraped per pod), never on the gateway Service,
  *  which may be a LoadBalancer: metrics list endpoint ids and queue depths. */
 export const GATEWAY_METRICS_PORT = 9091;
+/** the gateway's preStop pause before SIGTERM: Service endpoint removal reaches every node's kube-proxy first */
+export const GATEWAY_PRESTOP_SECONDS = 5;
 /** Default gateway resources. The memory limit matches the gateway's own bounds: its in-flight request-body
  *  budget (48 MB, ~5x that while parsed and stored) plus ~100 MB baseline stays under 512Mi, and the V8 heap
  *  is capped below the limit (NODE_OPTIONS) so the gateway collects garbage before the kernel kills it. */
@@ -466,6 +468,9 @@ export class ServerlessPlatform extends pulumi.ComponentResource implements Plat
                             ],
                             livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
                             readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 2 },
+                            // a pod being replaced keeps serving while the Service's endpoints drop it (kube-proxy
+                            // on every node lags a few seconds); only then SIGTERM: stop accepting, drain
+                            lifecycle: { preStop: { sleep: { seconds: GATEWAY_PRESTOP_SECONDS } } },
                             resources: args.gatewayResources ?? DEFAULT_GATEWAY_RESOURCES,
                             securityContext: { allowPrivilegeEscalation: false },
                         }],

@@ -100,12 +100,16 @@ export function localStack(cfg: pulumi.Config): Record<string, pulumi.Input<unkn
     // `longshore:openaiEndpoint` (an endpoint object like `endpoint`; unset: not deployed)
     const oaiCfg = cfg.getObject<EndpointConfig>("openaiEndpoint");
     const oaiId = oaiCfg?.id ?? "openai";
-    const openai = oaiCfg && new ServerlessEndpoint(oaiId, endpointArgsFrom(oaiCfg, oaiId, platform, new WorkerImage("openai-worker", {
-        context: cfg.get("openaiWorkerContext") ?? "examples/openai-worker",
-        repository: `${registry}/longshore/${oaiId}`,
-        tags: ["0.1.0"],
-        builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
-    }).ref), { ...k8sOpts, dependsOn: deps });
+    // CPU only: it tolerates what the platform tolerates (the proving ground's one node carries the GPU taint)
+    const openai = oaiCfg && new ServerlessEndpoint(oaiId, {
+        ...endpointArgsFrom(oaiCfg, oaiId, platform, new WorkerImage("openai-worker", {
+            context: cfg.get("openaiWorkerContext") ?? "examples/openai-worker",
+            repository: `${registry}/longshore/${oaiId}`,
+            tags: ["0.1.0"],
+            builderName: cfg.get("builderName") ?? process.env.LONGSHORE_BUILDER,
+        }).ref),
+        tolerations: cfg.getObject<k8s.types.input.core.v1.Toleration[]>("platformTolerations"),
+    }, { ...k8sOpts, dependsOn: deps });
 
     // a command endpoint: examples/cli-model's CLI image, unchanged, behind the adapter (stacks/cliModel.ts)
     const cliModel = cliModelEndpoint(cfg, registry, platform, { ...k8sOpts, dependsOn: deps });

@@ -76,6 +76,11 @@ export interface Timings {
   httpHealthReadyMs: number;
   /** HTTP endpoints: one health check's timeout */
   httpHealthTimeoutMs: number;
+  /** OpenAI route, stream: true: with no chunk yet after this long (a cold start), the 200 and the event-stream
+   *  headers go out, then an SSE comment every openaiKeepAliveMs, so no client or proxy times out the wait
+   *  (undici's headersTimeout is 300 s); a handler error after that arrives as an in-stream error event */
+  openaiStreamHeadersAfterMs: number;
+  openaiKeepAliveMs: number;
 }
 
 export const DEFAULT_TIMINGS: Timings = {
@@ -101,6 +106,8 @@ export const DEFAULT_TIMINGS: Timings = {
   httpHealthStartingMs: 200,
   httpHealthReadyMs: 2_000,
   httpHealthTimeoutMs: 2_000,
+  openaiStreamHeadersAfterMs: 10_000,
+  openaiKeepAliveMs: 15_000,
 };
 
 export interface Limits {

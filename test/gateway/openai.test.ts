@@ -256,6 +256,54 @@ describe("gateway: OpenAI-compatible route with the official OpenAI clients", fu
       assert.equal((await w().take()).status, 204);
     });
   });
+  describe("a long wait for the first chunk (a cold start)", () => {
+    let slow: TestGateway;
+    const SLOW = { id: "oai-slow", workerToken: "token-oai-slow-123456" };
+    before(async () => {
+      slow = await startGateway({ redisUrl: redis.url, endpoints: [SLOW], timings: { openaiStreamHeadersAfterMs: 400, openaiKeepAliveMs: 300 } });
+    });
+    after(async () => slow?.close());
+
+    it("stream: the 200 and event-stream headers go out, SSE comments keep the wait alive, the client still gets every chunk, and a late failure is the client's error", async () => {
+      const w = worker(slow, "slow-1", SLOW);
+      const take = async () => (await until(async () => {
+        const r = await w.take();
+        return r.status === 200 ? r : undefined;
+      }, 10_000, "a job on oai-slow")).body as { id: string };
+      const c = new OpenAI({ apiKey: slow.apiKey, baseURL: `${slow.baseUrl}/${SLOW.id}/openai/v1`, maxRetries: 0 });
+      const t0 = Date.now();
+      const pending = c.chat.completions.create({ ...CHAT, stream: true }).withResponse();
+      const job = await take();
+      // no chunk yet: the headers arrive anyway once the hold passes
+      const { data: stream, response } = await pending;
+      assert.ok(Date.now() - t0 >= 350, "headers only after the hold");
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+      await new Promise((r) => setTimeout(r, 1000)); // comments flow meanwhile
+      const chunk = { id: "c1", object: "chat.completion.chunk", created: 1, model: "zen-bigram", choices: [{ index: 0, delta: { content: "late" }, finish_reason: null }] };
+      await w.stream(job.id, [chunk]);
+      await w.done(job.id, { output: [] }, true);
+      const got: string[] = [];
+      for await (const ch of stream) got.push(ch.choices[0].delta.content ?? "");
+      assert.deepEqual(got, ["late"]);
+
+      // raw: the comments are on the wire ahead of the first event
+      const p = fetch(`${slow.baseUrl}/${SLOW.id}/openai/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${slow.apiKey}`, "content-type": "application/json" }, body: JSON.stringify({ stream: true }) });
+      const job2 = await take();
+      await new Promise((r) => setTimeout(r, 1200));
+      await w.done(job2.id, { error: "handler: the model failed to load" }, true);
+      const text = await (await p).text();
+      assert.match(text, /^: waiting for a worker\n\n(: keep-alive\n\n)+data: \{"error":\{"message":"(handler: )?the model failed to load"/);
+      assert.match(text, /data: \[DONE\]\n\n$/);
+
+      // through the client, a failure after the headers is still a thrown API error
+      const late = c.chat.completions.create({ ...CHAT, stream: true });
+      const job3 = await take();
+      await new Promise((r) => setTimeout(r, 700));
+      await w.done(job3.id, { error: "handler: out of memory" }, true);
+      await assert.rejects(async () => {
+        for await (const _ of await late) void _;
+      }, (e: unknown) => e instanceof OpenAI.APIError && /out of memory/.test((e as Error).message));
+    });
+  });
 });
-
-

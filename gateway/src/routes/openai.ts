@@ -188,8 +188,19 @@ export function openaiRoutes(app: FastifyInstance, ctx: Ctx) {
     const write = (events: string[]) => {
       for (const e of events) out!.write(e);
     };
+    const begun = Date.now();
+    let lastWrite = begun;
     for (;;) {
-      const w = waiter(5_000, true);
+      const now = Date.now();
+      if (!out && now - begun >= ctx.timings.openaiStreamHeadersAfterMs) {
+        // a long wait (a cold start): commit to the stream now, so no client's headers timeout fires
+        start().write(": waiting for a worker\n\n");
+        lastWrite = now;
+      } else if (out && now - lastWrite >= ctx.timings.openaiKeepAliveMs) {
+        out.write(": keep-alive\n\n");
+        lastWrite = now;
+      }
+      const w = waiter(Math.min(5_000, ctx.timings.openaiStreamHeadersAfterMs, ctx.timings.openaiKeepAliveMs), true);
       const r = await ctx.queue.streamRead(ep.id, id, 0);
       if (!r) {
         w.cancel();
@@ -222,6 +233,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: Ctx) {
           start();
         }
         write(framer.push(c));
+        lastWrite = Date.now();
       }
       if (terminal) {
         if (r.status !== "COMPLETED") {
