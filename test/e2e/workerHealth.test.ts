@@ -1,8 +1,3 @@
-// NOT YET RUN GREEN: its one run (2026-12-01) stopped in `pulumi up` of the inline program — RandomToken (a
-// dynamic provider) has no pulumi-nodejs plugin in an inline program — fixed below by passing workerToken and
-// webhookSecret; the run after that fix did not fit in the session. Rename to workerHealth.test.ts (into the
-// e2e glob) once it has passed on the proving ground.
-//
 // End-to-end, worker health (issue 15) on the proving ground: a deliberately broken image (it exits at start)
 // deployed as its own endpoint, and an endpoint whose pod asks for more fake GPUs than the node has (8), both
 // from a small inline Pulumi program (its own stack "worker-health-e2e") on the platform of the `local` stack.
@@ -86,8 +81,11 @@ describe("e2e: worker health — a crash-looping endpoint and an unschedulable w
           resources: { cpu: "50m", memory: "64Mi" },
         });
         // 9 GPUs: the proving ground's node has 8 fake ones, so this pod can never be scheduled
+        // scaled from zero by a job (minWorkers 1 would hold pulumi up on a Deployment that can never be ready);
+        // the image pre-pull idles on the local pause image (registry.k8s.io cannot be pulled here)
         new ServerlessEndpoint(THROTTLED, {
-          platform, image: ctx.out("workerImage"), endpointId: THROTTLED, gpuCount: 9, minWorkers: 1, maxWorkers: 1, ...tokens("throttled"),
+          platform, image: ctx.out("workerImage"), endpointId: THROTTLED, gpuCount: 9, minWorkers: 0, maxWorkers: 1, ...tokens("throttled"),
+          prePull: { pauseImage: ctx.out("prePullPauseImage") },
           resources: { cpu: "50m", memory: "64Mi" },
         });
         return {};
@@ -150,6 +148,8 @@ describe("e2e: worker health — a crash-looping endpoint and an unschedulable w
   });
 
   it("a pod asking for 9 GPUs on an 8-GPU node shows as throttled, with the scheduler's reason", async () => {
+    const job = await api("POST", url(THROTTLED, "/run"), ctx.apiKey, { input: { name: "nobody" } });
+    assert.equal(job.status, 200, job.text);
     const h = await waitFor("/health throttled 1", 90_000, async () => {
       const r = await api("GET", url(THROTTLED, "/health"), ctx.apiKey);
       return r.body?.workers?.throttled === 1 ? r.body : undefined;
