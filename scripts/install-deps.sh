@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+use_node  # Node.js >= 22 first on PATH for everything below (package.json engines; scripts/lib.sh)
 # docker-registry: test/unit/registryDigest.test.ts resolves digests against a real registry
 # tmux: test/cli/status.test.ts checks the `longshore status` screen as a terminal shows it (capture-pane)
 apt_install redis-server docker-registry ca-certificates tmux

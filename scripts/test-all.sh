@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+use_node  # Node.js >= 22 first on PATH for everything below (package.json engines; scripts/lib.sh)
 bash scripts/install-deps.sh
 npm test
 npm run lint:workflows

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/lib.sh
+use_node  # Node.js >= 22 first on PATH for everything below (package.json engines; scripts/lib.sh)
 bash scripts/install-deps.sh
 bash proving-ground/pg up
 . proving-ground/env.sh
