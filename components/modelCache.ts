@@ -7,8 +7,9 @@
 // Job. The Job itself is idempotent too (components/model-cache-fill/fill.py): a version already on the volume
 // with the same checksum is left as it is, a download is published under <volume>/<version>/ by an atomic
 // rename only after its checksum matched. Pulumi waits for the Job, so an endpoint that `dependsOn` the cache
-// starts only after the model is there; a missing source or a wrong checksum fails the Job at once (no retries:
-// podFailurePolicy) with the reason as the pod's termination message.
+// starts only after the model is there; a missing source or a wrong checksum fails the Job at once (fill.py exits,
+// backoffLimit 0: transient errors are retried inside the fill) and `pulumi up` with it, the reason in the pod's
+// termination message.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
@@ -191,15 +192,14 @@ export class ModelCache extends pulumi.ComponentResource {
         const job = new k8s.batch.v1.Job(`${name}-fill`, {
             metadata: { name: jobName, namespace, labels: key.apply((k) => ({ ...labels, "longshore.dev/fill-key": k })) },
             spec: {
-                backoffLimit: 3,
+                // The fill retries transient errors itself (fill.py, with a backoff) and exits at once on a
+                // missing source or a wrong checksum, which will not fix themselves. So the Job fails on its
+                // first failed pod: reason BackoffLimitExceeded, which Pulumi's Job awaiter fails `up` on at
+                // once (with a podFailurePolicy FailJob, reason PodFailurePolicy, it waits out its whole timeout).
+                backoffLimit: 0,
                 activeDeadlineSeconds: timeout,
-                // A missing source or a wrong checksum will not fix itself: fail the Job at once instead of retrying.
-                podFailurePolicy: {
-                    rules: [{
-                        action: "FailJob",
-                        onExitCodes: { containerName: "fill", operator: "In", values: [MODEL_CACHE_EXIT.sourceMissing, MODEL_CACHE_EXIT.checksumMismatch] },
-                    }],
-                },
+                // a pod evicted by a node drain or preemption is not a failure of the fill: the Job makes another
+                podFailurePolicy: { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
                 template: {
                     metadata: { labels },
                     spec: {

@@ -1,13 +1,16 @@
 """Fills a model cache volume once: downloads one object (S3 / S3-compatible via boto3, or HTTP(S)), checks its
 sha256, and publishes it under <dest>/<version>/ with an atomic rename. Idempotent: a version whose marker file
 holds the same sha256 is left as it is. Exit codes: 0 filled or already there; 2 the source is missing; 3 the
-checksum is wrong; 1 anything else (retried by the Job). The reason goes to the container's termination message
+checksum is wrong; 1 anything else, after ATTEMPTS tries in this process with a backoff (MC_ATTEMPTS, default 4).
+Retrying here, not with the Job's backoffLimit: the Job fails on its first failed pod (backoffLimit 0), which
+Pulumi's Job awaiter reports at once (reason BackoffLimitExceeded) instead of waiting out its timeout. The reason goes to the container's termination message
 (kubectl describe / the Job's pod status) and stderr."""
 import hashlib
 import os
 import shutil
 import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 
@@ -25,7 +28,7 @@ def fail(code, message):
     line = f"model cache: {message}"
     print(line, file=sys.stderr, flush=True)
     try:
-        with open("/dev/termination-log", "w") as f:
+        with open(os.environ.get("MC_TERMINATION_LOG", "/dev/termination-log"), "w") as f:
             f.write(line)
     except OSError:
         pass
@@ -136,10 +139,21 @@ def publish(url, want, name, extract, tmp, final):
     print(f"model cache: {version} filled ({size} bytes, sha256 {got}) at {final}", flush=True)
 
 
+def run():
+    attempts = max(1, int(os.environ.get("MC_ATTEMPTS", "4")))
+    for attempt in range(1, attempts + 1):
+        try:
+            main()
+            return
+        except Permanent as e:
+            fail(e.code, str(e))
+        except Exception as e:  # transient (network, S3 5xx past boto3's own retries): try again
+            if attempt == attempts:
+                fail(1, f"{type(e).__name__}: {e} (gave up after {attempts} attempts)")
+            delay = min(60, 5 * 2 ** (attempt - 1))
+            print(f"model cache: attempt {attempt} of {attempts} failed ({type(e).__name__}: {e}); again in {delay} s", file=sys.stderr, flush=True)
+            time.sleep(delay)
+
+
 if __name__ == "__main__":
-    try:
-        main()
-    except Permanent as e:
-        fail(e.code, str(e))
-    except Exception as e:  # transient: the Job retries
-        fail(1, f"{type(e).__name__}: {e}")
+    run()
