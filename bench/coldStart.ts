@@ -24,6 +24,7 @@
 // Env: COLDSTART_RUNS (default 3), COLDSTART_CASES (default a,b,b+,c,w), COLDSTART_BALLAST_MB (default 2048).
 // Everything runs on one machine, so the gateway's, the kubelet's and the worker's clocks are the same clock.
 import { execFile, execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
@@ -155,6 +156,10 @@ async function benchStack(local: Local): Promise<Stack> {
                 minWorkers: 0, maxWorkers: 2, idleTimeoutSeconds: 10, executionTimeoutSeconds: 40, terminationGracePeriodSeconds: 40,
                 scalerType: "QUEUE_DELAY", scalerValue: 1, gpuCount: 1,
                 prePull: { enabled: cfg.requireBoolean("prePull"), pauseImage: local.pause },
+                // given, not generated: RandomToken is a dynamic provider, and the proving ground's Pulumi build has
+                // no pulumi-resource-pulumi-nodejs shim for an inline program to serve it
+                workerToken: pulumi.secret("coldbench-worker-token-0123456789abcdef"),
+                webhookSecret: pulumi.secret("coldbench-webhook-secret-0123456789abcdef"),
             });
         },
     });
@@ -174,6 +179,17 @@ async function registryDigest(repo: string, tag: string): Promise<string | undef
     });
     return r.status === 200 ? r.headers.get("docker-content-digest") ?? undefined : undefined;
 }
+/** The chain id of an image's top layer (what containerd's snapshotter keys the unpacked layer by), from the registry. */
+async function topChainId(image: string): Promise<string> {
+    const m = /^localhost:5000\/(.+)@(sha256:[0-9a-f]{64})$/.exec(image);
+    if (!m) throw new Error(`not a local-registry digest ref: ${image}`);
+    const accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
+    const get = async (u: string) => (await fetch(`http://localhost:5000/v2/${m[1]}/${u}`, { headers: { Accept: accept } })).json() as Promise<any>;
+    let man = await get(`manifests/${m[2]}`);
+    if (man.manifests) man = await get(`manifests/${man.manifests.find((x: any) => x.platform?.architecture === "amd64").digest}`);
+    const ids: string[] = (await get(`blobs/${man.config.digest}`)).rootfs.diff_ids;
+    return ids.slice(1).reduce((chain, d) => `sha256:${crypto.createHash("sha256").update(`${chain} ${d}`).digest("hex")}`, ids[0]);
+}
 async function ballastImage(probe: string): Promise<string> {
     const repo = "longshore/coldstart-ballast";
     const tag = `${BALLAST_MB}mb`;
@@ -192,7 +208,25 @@ async function ballastImage(probe: string): Promise<string> {
 async function removeFromNode(image: string): Promise<void> {
     const digest = image.slice(image.indexOf("@") + 1);
     const names = (await sh("ctr", ["-n", "k8s.io", "images", "ls", "-q"])).split("\n").filter((n) => n.includes(digest) || n.startsWith(image.slice(0, image.indexOf("@")) + ":"));
+    // the exited containers of earlier workers keep the image's unpacked snapshots, and containerd's pull skips
+    // fetching a layer whose snapshot exists (a "pull" of 26 ms): remove them first, so the layers really go
+    const repo = image.slice(0, image.indexOf("@"));
+    const tasks = new Map((await sh("ctr", ["-n", "k8s.io", "tasks", "ls"])).split("\n").slice(1)
+        .map((l) => l.trim().split(/\s+/)).filter((r) => r.length >= 3).map((r) => [r[0], r[2]] as [string, string]));
+    const mine = (await sh("ctr", ["-n", "k8s.io", "containers", "ls"])).split("\n").slice(1)
+        .map((l) => l.trim().split(/\s+/)).filter((r) => r.length >= 2 && (r[1].includes(digest) || r[1].startsWith(`${repo}:`))).map((r) => r[0]);
+    for (const id of mine) {
+        const st = tasks.get(id);
+        if (st === "RUNNING" || st === "PAUSED") throw new Error(`a container of ${image} is still running (${id}): not at zero`);
+        if (st) await sh("ctr", ["-n", "k8s.io", "tasks", "rm", id]).catch(() => undefined);
+        await sh("ctr", ["-n", "k8s.io", "containers", "rm", id]).catch((e) => log(`containers rm ${id}: ${e.message}`));
+    }
     if (names.length) await sh("ctr", ["-n", "k8s.io", "images", "rm", "--sync", ...names]);
+    // ... and the image's removal leaves its unpacked top layer (a committed snapshot keyed by its chain id),
+    // which the next pull reuses without fetching the layer: remove it (the layers below are the probe's own)
+    const top = await topChainId(image);
+    const snaps = await sh("ctr", ["-n", "k8s.io", "snapshots", "ls"]);
+    if (snaps.includes(top)) await sh("ctr", ["-n", "k8s.io", "snapshots", "rm", top]);
     const left = (await sh("ctr", ["-n", "k8s.io", "images", "ls", "-q"])).includes(digest);
     if (left) throw new Error(`${image} is still in containerd`);
 }
@@ -295,7 +329,10 @@ async function main(): Promise<void> {
         for (const p of plan) {
             const image = await p.image();
             const key = `${image}|${p.prePull}`;
-            if (p.name === "b+") await removeFromNode(image); // the pre-pull DaemonSet must pull it itself
+            if (p.name === "b+") {
+                await atZero(k, gw); // the last case's idle worker still holds the image
+                await removeFromNode(image); // the pre-pull DaemonSet must pull it itself
+            }
             if (key !== deployed) {
                 const ms = await deploy(stack, image, p.prePull);
                 notes.push(`pulumi up for case ${p.name}: ${(ms / 1000).toFixed(1)} s${p.prePull ? " (includes the pre-pull DaemonSet pulling the image)" : ""}`);
