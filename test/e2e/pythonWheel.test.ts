@@ -4,10 +4,6 @@
 // a runpod-sdk job then wakes the endpoint from zero. The program finds the component provider through its
 // Pulumi.yaml `packages:` entry (the provider/ directory, prebuilt) and the components' Node.js dynamic
 // resources through provider/dynamic — what docs/packages.md tells a Python user to write.
-// NOT YET IN THE SUITE (the file name is outside the e2e glob): written and type-checked on 2026-12-01, its
-// preview half checked by hand through the real engine, but it has not had its run against the cluster. Run it
-// with `npx mocha … test/e2e/platform.test.ts test/e2e/pythonWheel.ts` inside the lock, then rename it to
-// pythonWheel.test.ts.
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -90,6 +86,8 @@ describe("e2e: the pulumi_longshore wheel in a fresh venv deploys an endpoint fr
       scalerAddress: { value: d.out("scalerAddress") },
       image: { value: d.out("workerImage") },
       endpointId: { value: ENDPOINT },
+      // image pre-pull (on for GPU endpoints) idles on the proving ground's pause image, by digest
+      prePullPauseImage: { value: d.out("prePullPauseImage") },
     });
     t0 = Date.now();
     const up = await stack.up({ color: "never", onOutput: (s) => process.env.LONGSHORE_E2E_VERBOSE && process.stdout.write(s) });
