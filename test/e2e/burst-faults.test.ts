@@ -1,15 +1,10 @@
-// NOT YET IN THE SUITE (the name does not match test/e2e/**/*.test.ts): written for issue 14 but not yet seen
-// passing on the proving ground — the shared cluster's queue left no turn to run them before the deadline.
-// Run them alone, holding the cluster lock:
-//   npx mocha --no-config --no-package --require ts-node/register --timeout 2400000 --exit test/e2e/burst-faults.pending.ts
-// and rename to burst-faults.test.ts once green. What each adds to burst.test.ts:
+// End-to-end, inside the cluster (issue 14), beside burst.test.ts on the TypeScript endpoint:
 //  - a worker SIGKILLed mid-job (no drain: the lease lapses, the job is re-queued and runs again) beside a worker
-//    pod deleted mid-job (SIGTERM: the job in hand finishes). An earlier version force-deleted the pod and
-//    expected another worker to finish the job: with `--force --grace-period=0` the kubelet still sent SIGTERM and
-//    the 1 s job finished on the same worker, so that version failed (2026-12-01) — hence the SIGKILL from the host.
-//  - maxWorkers lowered 3 -> 1 by `pulumi up` while a feeder keeps 3 workers busy, then the idle scale-in. An
-//    earlier version submitted 90 jobs and then ran the up: it passed, but the up took 214 s and the jobs had
-//    drained before the ScaledObject changed, so it proved nothing about busy workers — hence the feeder.
+//    pod deleted mid-job (SIGTERM: the job in hand finishes). The SIGKILL comes from the host (the proving
+//    ground's node is this machine): with `kubectl delete --force --grace-period=0` the kubelet still sends
+//    SIGTERM first, and the 1 s job finished on the same worker.
+//  - maxWorkers lowered 3 -> 1 by `pulumi up` while a feeder keeps 3 workers busy, then the idle scale-in (a
+//    version that submitted 90 jobs before the up proved nothing: they had drained before the ScaledObject changed).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -43,21 +38,32 @@ describe("e2e: worker faults and scale-in while busy (the TypeScript endpoint)",
 
   it("a worker killed mid-job (SIGKILL, as an OOM kill or a node fault does) and a worker pod deleted mid-job: every accepted job COMPLETED, the cut one re-queued", async () => {
     const accepted = await submitJobs(c, "worker-kill", 60, 10);
-    const busy = async (): Promise<{ id: string; workerId: string }> => waitFor("a job IN_PROGRESS on a worker, seen in its log", 180_000, async () => {
+    const busy = async (notOn?: string): Promise<{ id: string; workerId: string }> => waitFor("a job IN_PROGRESS on a worker, seen in its log", 180_000, async () => {
       for (const id of accepted.keys()) {
         const s = await c.status(id);
-        if (s.status === "IN_PROGRESS" && s.workerId && execs.count(id) >= 1) return { id, workerId: s.workerId };
+        if (s.status === "IN_PROGRESS" && s.workerId && s.workerId !== notOn && execs.count(id) >= 1) return { id, workerId: s.workerId };
       }
       return undefined;
     }, 300);
     // 1. SIGKILL: no drain, the job's lease lapses and the gateway re-queues it. The proving ground's node is
     //    this machine, so the worker's process is found by its RUNPOD_POD_ID and killed from the host.
-    const cut = await busy();
-    const pid = workerPid(cut.workerId);
-    log(`SIGKILL to worker ${cut.workerId} (pid ${pid}) while it runs job ${cut.id}`);
+    //    Jobs take 1 s, so a job seen IN_PROGRESS may be done by the time the signal lands: the worker is frozen
+    //    first (SIGSTOP: it can post nothing more), the job checked still IN_PROGRESS, and only then killed.
+    let cut: { id: string; workerId: string } | undefined;
+    let pid = 0;
+    for (let attempt = 0; attempt < 10 && !cut; attempt++) {
+      const b = await busy();
+      pid = workerPid(b.workerId);
+      process.kill(pid, "SIGSTOP");
+      await sleep(500);
+      if ((await c.status(b.id)).status === "IN_PROGRESS") cut = b;
+      else process.kill(pid, "SIGCONT");
+    }
+    assert.ok(cut, "froze a worker in the middle of a job");
+    log(`SIGKILL to worker ${cut.workerId} (pid ${pid}, frozen) while it runs job ${cut.id}`);
     process.kill(pid, "SIGKILL");
     // 2. a pod deletion: SIGTERM, the worker finishes the job in hand and takes no more
-    const drained = await busy();
+    const drained = await busy(cut.workerId); // another worker: the killed one's job still shows IN_PROGRESS
     log(`deleting worker pod ${drained.workerId} while it runs job ${drained.id}`);
     await kubectl(["-n", d.ns, "delete", "pod", drained.workerId, "--wait=false"]);
     const final = await c.waitAll([...accepted.keys()], 10 * 60_000);
