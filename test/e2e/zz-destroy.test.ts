@@ -1,7 +1,3 @@
-// NOT YET IN THE SUITE (the name does not match test/e2e/**/*.test.ts): written for issue 14, never run — the
-// shared cluster's queue left no turn before the deadline, and a failing destroy would leave every helper without
-// a cluster. Run it alone, holding the lock (it must run after every other e2e file: rename to zz-destroy.test.ts):
-//   npx mocha --no-config --no-package --require ts-node/register --timeout 2400000 --exit test/e2e/zz-destroy.pending.ts
 // End-to-end, last in the suite (mocha loads e2e files in path order; `zz-` sorts after the others, and every
 // earlier file's suites and after hooks — the Python program's stack destroy included — have run by then):
 // `pulumi destroy` removes everything the stack made — its namespaces, the CRDs it owns (KEDA's), PVCs,
