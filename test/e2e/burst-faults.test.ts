@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { REPO, kubectl, kubectlJson, log, waitFor } from "./harness";
 import { DeployedStack, deployedStack } from "./stack";
-import { ExecCounter, JobClient, checkCompleted, sleep, submitJobs, waitForZero, workerPid } from "./loadKit";
+import { ExecCounter, JobClient, burstEndpoint, checkCompleted, sleep, submitJobs, waitForZero, workerPid } from "./loadKit";
 
 const MAX_WORKERS = 3;
 
@@ -25,10 +25,7 @@ describe("e2e: worker faults and scale-in while busy (the TypeScript endpoint)",
 
   before(async function () {
     d = await deployedStack();
-    ep = d.out("burstEndpointId");
-    dep = d.out("burstWorkerDeployment");
-    c = new JobClient(d.gatewayBase, d.apiKey, ep);
-    await waitFor(`the gateway to know ${ep}`, 60_000, async () => ((await c.request("GET", `/v2/${ep}/health`)).status === 200 ? true : undefined), 1000);
+    ({ ep, dep, c } = await burstEndpoint(d));
     execs = new ExecCounter(d.ns, ep).start();
   });
   after(() => {

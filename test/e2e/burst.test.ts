@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import * as grpc from "@grpc/grpc-js";
 import { kubectl, kubectlJson, log, waitFor } from "./harness";
 import { DeployedStack, deployedStack } from "./stack";
-import { ExecCounter, JobClient, ScaleWatch, checkCompleted, gatewayPods, sleep, submitJobs, submittedOn, waitForZero } from "./loadKit";
+import { ExecCounter, JobClient, burstEndpoint, ScaleWatch, checkCompleted, gatewayPods, sleep, submitJobs, submittedOn, waitForZero } from "./loadKit";
 import { loadScalerProto } from "../../gateway/src/scaler";
 
 const MAX_WORKERS = 3;
@@ -25,11 +25,7 @@ describe("e2e: burst, two gateway replicas and faults inside the cluster (the Ty
 
   before(async function () {
     d = await deployedStack();
-    ep = d.out("burstEndpointId");
-    dep = d.out("burstWorkerDeployment");
-    c = new JobClient(d.gatewayBase, d.apiKey, ep);
-    // the gateway learns of the endpoint from its Secret: wait until /health answers for it
-    await waitFor(`the gateway to know ${ep}`, 60_000, async () => ((await c.request("GET", `/v2/${ep}/health`)).status === 200 ? true : undefined), 1000);
+    ({ ep, dep, c } = await burstEndpoint(d));
     await waitForZero(d.ns, dep, ep, 240_000);
     execs = new ExecCounter(d.ns, ep).start();
   });

@@ -8,7 +8,7 @@
 import { strict as assert } from "assert";
 import { execFile } from "child_process";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { kubectlJson, log, waitFor } from "./harness";
+import { kubectlJson, log } from "./harness";
 import { DeployedStack, deployedStack } from "./stack";
 import { ModelCache } from "../../components";
 import { provingGroundValue } from "../../stacks/coldStart";
@@ -19,18 +19,6 @@ function ctrImages(): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile("ctr", ["--address", CONTAINERD_SOCK, "-n", "k8s.io", "images", "ls"], { encoding: "utf8", maxBuffer: 32 << 20 },
       (e, so, se) => (e ? reject(new Error(`ctr images ls: ${se || e.message}`)) : resolve(so))));
-}
-
-/** Submits a job through the gateway and waits for its terminal status. */
-async function runJob(d: DeployedStack, endpointId: string, input: unknown, timeoutMs = 180_000): Promise<any> {
-  const headers = { Authorization: `Bearer ${d.apiKey}`, "Content-Type": "application/json" };
-  const res = await fetch(`${d.gatewayBase}/v2/${endpointId}/run`, { method: "POST", headers, body: JSON.stringify({ input }) });
-  assert.equal(res.status, 200, `POST /run: ${res.status} ${await res.text()}`);
-  const { id } = (await res.json()) as { id: string };
-  return waitFor(`job ${id} on ${endpointId} to finish`, timeoutMs, async () => {
-    const s = (await (await fetch(`${d.gatewayBase}/v2/${endpointId}/status/${id}`, { headers })).json()) as any;
-    return ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].includes(s.status) ? s : undefined;
-  }, 500);
 }
 
 describe("e2e: cold start — image pre-pull (coldstart endpoint)", function () {

@@ -5,7 +5,8 @@
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import { kubectlJson, log } from "./harness";
+import { kubectlJson, log, waitFor } from "./harness";
+import type { DeployedStack } from "./stack";
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
@@ -252,4 +253,45 @@ export function workerPid(pod: string): number {
     } catch { /* gone, or not ours to read */ }
   }
   throw new Error(`no worker process of pod ${pod} on this machine (the proving ground's node)`);
+}
+
+/** Submits one job through the gateway (plain HTTP) and waits for its terminal status. */
+export async function runJob(d: DeployedStack, endpointId: string, input: unknown, timeoutMs = 180_000): Promise<any> {
+  const headers = { Authorization: `Bearer ${d.apiKey}`, "Content-Type": "application/json" };
+  const res = await fetch(`${d.gatewayBase}/v2/${endpointId}/run`, { method: "POST", headers, body: JSON.stringify({ input }) });
+  const text = await res.text();
+  assert.equal(res.status, 200, `POST /run: ${res.status} ${text}`);
+  const { id } = JSON.parse(text) as { id: string };
+  return waitFor(`job ${id} on ${endpointId} to finish`, timeoutMs, async () => {
+    const s = (await (await fetch(`${d.gatewayBase}/v2/${endpointId}/status/${id}`, { headers })).json()) as any;
+    return TERMINAL.has(s.status) ? s : undefined;
+  }, 500);
+}
+
+/** A RunPod hello-world job through the real `runpod-sdk` onto an endpoint at zero: COMPLETED with "Hello World"
+ *  (retried while the gateway has not yet seen the endpoint's Secret: /run answers 404 until its watch has). */
+export async function runpodSdkHello(gatewayBase: string, apiKey: string, endpointId: string, name: string, what: string): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const runpodSdk = require("runpod-sdk").default ?? require("runpod-sdk");
+  const ep = runpodSdk(apiKey, { baseUrl: `${gatewayBase}/v2` }).endpoint(endpointId);
+  const t0 = Date.now();
+  const started = await waitFor("the gateway to know the endpoint", 60_000, async () => {
+    const r = await ep.run({ input: { name } });
+    return r?.id ? r : undefined;
+  }, 1000);
+  const done = await waitFor("the job to finish", 300_000, async () => {
+    const s = await ep.status(started.id);
+    return TERMINAL.has(s.status) ? s : undefined;
+  }, 1000);
+  log(`${what}: cold start → ${done.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  assert.equal(done.status, "COMPLETED", JSON.stringify(done));
+  assert.equal(done.output, "Hello World");
+}
+
+/** The local stack's TypeScript burst endpoint, once the gateway knows it (it learns of it from its Secret). */
+export async function burstEndpoint(d: DeployedStack): Promise<{ ep: string; dep: string; c: JobClient }> {
+  const ep = d.out("burstEndpointId");
+  const c = new JobClient(d.gatewayBase, d.apiKey, ep);
+  await waitFor(`the gateway to know ${ep}`, 60_000, async () => ((await c.request("GET", `/v2/${ep}/health`)).status === 200 ? true : undefined), 1000);
+  return { ep, dep: d.out("burstWorkerDeployment"), c };
 }

@@ -14,7 +14,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack, OutputMap } from "@pulumi/pulumi/automation";
-import { REPO, kubectlJson, log, waitFor } from "./harness";
+import { REPO, kubectlJson, log } from "./harness";
+import { runpodSdkHello } from "./loadKit";
 
 export interface PlatformContext {
   /** A stack output of the `local` stack. */
@@ -111,22 +112,7 @@ export function pythonProgramSuite(platform: PlatformContext): void {
     });
 
     it("runpod-sdk wakes the Python-deployed endpoint from zero and an unmodified RunPod worker answers", async () => {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const runpodSdk = require("runpod-sdk").default ?? require("runpod-sdk");
-      const ep = runpodSdk(platform.apiKey(), { baseUrl: `${platform.gatewayBase()}/v2` }).endpoint(out("endpointId"));
-      const t0 = Date.now();
-      // the gateway learns of a new endpoint from its Secret (watch): until then /run answers 404
-      const started = await waitFor("the gateway to know the endpoint", 60_000, async () => {
-        const r = await ep.run({ input: { name: "python" } });
-        return r?.id ? r : undefined;
-      }, 1000);
-      const done = await waitFor("the job to finish", 300_000, async () => {
-        const s = await ep.status(started.id);
-        return ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].includes(s.status) ? s : undefined;
-      }, 1000);
-      log(`Python-deployed endpoint: cold start → ${done.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      assert.equal(done.status, "COMPLETED", JSON.stringify(done));
-      assert.equal(done.output, "Hello World");
+      await runpodSdkHello(platform.gatewayBase(), platform.apiKey(), out("endpointId"), "python", "Python-deployed endpoint");
     });
   });
 }

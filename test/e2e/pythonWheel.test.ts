@@ -10,8 +10,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { REPO, kubectlJson, log, waitFor } from "./harness";
+import { REPO, kubectlJson, log } from "./harness";
 import { DeployedStack, deployedStack } from "./stack";
+import { runpodSdkHello } from "./loadKit";
 
 const STACK = "python-wheel-e2e";
 const ENDPOINT = "hello-wheel";
@@ -119,20 +120,6 @@ describe("e2e: the pulumi_longshore wheel in a fresh venv deploys an endpoint fr
   });
 
   it("runpod-sdk wakes the wheel-deployed endpoint from zero and the worker answers", async () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const runpodSdk = require("runpod-sdk").default ?? require("runpod-sdk");
-    const ep = runpodSdk(d.apiKey, { baseUrl: `${d.gatewayBase}/v2` }).endpoint(ENDPOINT);
-    const t0 = Date.now();
-    const started = await waitFor("the gateway to know the endpoint", 60_000, async () => {
-      const r = await ep.run({ input: { name: "wheel" } });
-      return r?.id ? r : undefined;
-    }, 1000);
-    const done = await waitFor("the job to finish", 300_000, async () => {
-      const s = await ep.status(started.id);
-      return ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].includes(s.status) ? s : undefined;
-    }, 1000);
-    log(`wheel-deployed endpoint: cold start → ${done.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    assert.equal(done.status, "COMPLETED", JSON.stringify(done));
-    assert.equal(done.output, "Hello World");
+    await runpodSdkHello(d.gatewayBase, d.apiKey, ENDPOINT, "wheel", "wheel-deployed endpoint");
   });
 });
