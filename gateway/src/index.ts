@@ -13,6 +13,7 @@ import { WorkerHealth } from "./health";
 import { PodMonitor } from "./pods";
 import { adminRoutes } from "./routes/admin";
 import { KubeHttpWorkers } from "./http/discovery";
+import { SharedHttpCounts } from "./http/sharedCounts";
 import { HttpProxy } from "./http/proxy";
 import { RateLimiter } from "./limits";
 import { Metrics } from "./metrics";
@@ -164,9 +165,23 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     domain: opts.httpDomain,
     poolTimings: { healthStartingMs: timings.httpHealthStartingMs, healthReadyMs: timings.httpHealthReadyMs, healthTimeoutMs: timings.httpHealthTimeoutMs },
     log,
-    // busy <-> idle: the scaler's StreamIsActive re-checks at once and pushes the activation to KEDA
-    onActivity: (ep) => queue.events.emit(`new|${ep}`),
+    // busy <-> idle: written to Redis for the other replicas' scalers, and this replica's StreamIsActive
+    // re-checks at once and pushes the activation to KEDA
+    onActivity: (ep) => {
+      void httpCounts.publish(ep).then(() => queue.events.emit(`new|${ep}`));
+    },
   });
+  // HTTP endpoints' counts across replicas: KEDA asks one replica, the requests may wait in another
+  const httpCounts = new SharedHttpCounts({
+    redis: queue.redis,
+    prefix,
+    local: (ep) => proxy.counts(ep),
+    endpoints: () => proxy.endpointIds(),
+    refreshMs: Math.min(1_000, timings.scalerPushIntervalMs),
+    staleMs: 5_000,
+    log,
+  });
+  httpCounts.start();
   let httpWorkers: KubeHttpWorkers | undefined;
   if (opts.kubernetes) {
     httpWorkers = new KubeHttpWorkers(proxy, opts.kubernetes, log);
@@ -302,7 +317,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let scalerAddress = "";
   const scalerPort = opts.scalerPort === undefined ? 9090 : opts.scalerPort;
   if (scalerPort !== null) {
-    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log, (ep) => workerHealth.held(ep), (ep) => proxy.counts(ep));
+    scaler = new ScalerServer(queue, registry, timings.scalerPushIntervalMs, log, (ep) => workerHealth.held(ep), async (ep) => {
+      const c = await httpCounts.read(ep);
+      return c && { waiting: c.waiting, waitingLow: 0, active: c.active, oldestCreatedAt: c.oldestCreatedAt };
+    });
     const p = await scaler.listen(host, scalerPort);
     scalerAddress = `${urlHost}:${p}`;
   }
@@ -330,6 +348,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       await app.close(); // stop accepting; wait for in-flight requests
       clearInterval(sweepIdle);
       proxy.close();
+      await httpCounts.close();
       await scaler?.close();
       await metrics.close();
       await webhooks?.close();

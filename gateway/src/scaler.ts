@@ -14,8 +14,8 @@
 // Crash-loop backoff (health.ts): while an endpoint's workers crash at start and none is healthy, the metric
 // is capped at one worker's worth (QUEUE_DELAY 1, REQUEST_COUNT scalerValue): KEDA keeps one pod trying (its
 // restarts spaced by Kubernetes' CrashLoopBackOff) instead of scaling a broken image out to maxReplicas.
-// HTTP endpoints (http/proxy.ts) count from the proxy instead of Redis: waiting = requests held in the gateway's
-// queue, active = requests in flight to workers; their ScaledObject uses REQUEST_COUNT with scalerValue = the
+// HTTP endpoints (http/proxy.ts) count from the proxy instead of the job queue: waiting = requests held in the
+// gateways' queues, active = requests in flight to workers, summed over the replicas (http/sharedCounts.ts); their ScaledObject uses REQUEST_COUNT with scalerValue = the
 // endpoint's targetConcurrency, and the proxy emits the same "new|<id>" event when the endpoint turns busy or idle.
 // StreamIsActive pushes the activity state when it changes: at once when a job is accepted by this
 // replica (in-process event) and within scalerPushIntervalMs otherwise (jobs accepted by other replicas).
@@ -86,7 +86,7 @@ export class ScalerServer {
     /** the endpoint is crash-looping: scale-up held (health.ts) */
     private readonly held: (ep: string) => boolean = () => false,
     /** counts kept outside Redis (HTTP endpoints: requests waiting in / in flight through the proxy) */
-    private readonly localCounts?: (endpointId: string) => EndpointCounts | undefined,
+    private readonly localCounts?: (endpointId: string) => Promise<EndpointCounts | undefined> | EndpointCounts | undefined,
   ) {
     const pkg = loadScalerProto();
     const svc = (pkg.ExternalScaler as grpc.ServiceClientConstructor).service;
@@ -132,9 +132,8 @@ export class ScalerServer {
     return { endpointId, scalerType, scalerValue };
   }
 
-  private counts(endpointId: string): Promise<EndpointCounts> {
-    const local = this.localCounts?.(endpointId);
-    return local ? Promise.resolve(local) : this.q.counts(endpointId);
+  private async counts(endpointId: string): Promise<EndpointCounts> {
+    return (await this.localCounts?.(endpointId)) ?? this.q.counts(endpointId);
   }
 
   private unary(cb: grpc.sendUnaryData<unknown>, fn: () => Promise<unknown>) {

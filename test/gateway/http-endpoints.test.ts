@@ -236,6 +236,48 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
     }
   });
 
+  it("two replicas: a request held in one is in the KEDA signal of the other (the replica KEDA asks), pushed within a second", async () => {
+    // KEDA keeps one gRPC connection to one replica behind the scaler Service; the request may wait in another
+    const prefix = `h2${Math.random().toString(36).slice(2, 8)}`;
+    const eps = [{ id: "split", workerToken: "worker-token-0-split", http: { port: 1, targetConcurrency: 1, queueTimeoutMs: 4_000 } }];
+    const a = await startHttpGateway(redis.url, eps, { prefix });
+    const b = await startHttpGateway(redis.url, eps, { prefix });
+    const Ctor = loadScalerProto().ExternalScaler as grpc.ServiceClientConstructor;
+    const stub: any = new Ctor(a.scalerAddress, grpc.credentials.createInsecure());
+    const ref = { name: "so", namespace: "ns", scalerMetadata: { endpointId: "split", scalerType: "REQUEST_COUNT", scalerValue: "1" } };
+    const seen: { result: boolean; at: number }[] = [];
+    const stream = stub.StreamIsActive(ref);
+    stream.on("data", (d: { result: boolean }) => seen.push({ result: d.result, at: Date.now() }));
+    stream.on("error", () => undefined);
+    const metric = () => new Promise<number>((resolve, reject) => stub.GetMetrics({ scaledObjectRef: ref, metricName: "m" }, (e: Error | null, r: any) => (e ? reject(e) : resolve(r.metricValues[0].metricValueFloat))));
+    try {
+      await until(async () => seen.length === 1, 3000, "initial state");
+      assert.equal(seen[0].result, false);
+      const t0 = Date.now();
+      const held = [1, 2].map((i) => http("GET", `${b.url}/http/split/x${i}`, { headers: AUTH })); // held in b, no worker
+      await until(async () => seen.length >= 2, 3000, "activation pushed by a");
+      assert.equal(seen[1].result, true);
+      assert.ok(seen[1].at - t0 < 1500, `replica a pushed the activation ${seen[1].at - t0} ms after b got the request`);
+      assert.equal(await metric(), 2, "a's metric counts the 2 requests waiting in b");
+      const res = await Promise.all(held);
+      assert.deepEqual(res.map((r) => r.status), [503, 503], "no worker came: b answers 503 after its queue timeout");
+      await until(async () => seen.length >= 3, 3000, "idle pushed by a");
+      assert.equal(seen[2].result, false);
+      assert.equal(await metric(), 0);
+      // a replica that goes away takes its counts with it
+      const c = http("GET", `${b.url}/http/split/x3`, { headers: AUTH });
+      await until(async () => (await metric()) === 1, 3000, "counted again");
+      await b.close();
+      await c.catch(() => undefined);
+      assert.equal(await metric(), 0, "b closed: its field is gone");
+    } finally {
+      stream.cancel();
+      stub.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("a held request times out with 503 and the reason when no worker becomes ready", async () => {
     const t0 = Date.now();
     const r = await http("GET", u("nobody", "/x"), { headers: AUTH });

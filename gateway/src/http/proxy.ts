@@ -109,11 +109,16 @@ export class HttpProxy {
     return p;
   }
 
-  /** Scaler counts of an HTTP endpoint (waiting + in flight), undefined for other endpoints. */
-  counts(endpointId: string): { waiting: number; waitingLow: number; active: number; oldestCreatedAt: number } | undefined {
+  /** This replica's scaler counts of an HTTP endpoint (waiting + in flight), undefined for other endpoints. */
+  counts(endpointId: string): { waiting: number; active: number; oldestCreatedAt: number } | undefined {
     if (!this.o.registry.get(endpointId)?.http) return undefined;
     const c = this.pools.get(endpointId)?.counts() ?? { waiting: 0, inflight: 0, oldestCreatedAt: 0 };
-    return { waiting: c.waiting, waitingLow: 0, active: c.inflight, oldestCreatedAt: c.oldestCreatedAt || -1 };
+    return { waiting: c.waiting, active: c.inflight, oldestCreatedAt: c.oldestCreatedAt || -1 };
+  }
+
+  /** The endpoints this replica has a pool for (the ones it can have counts of). */
+  endpointIds(): string[] {
+    return [...this.pools.keys()];
   }
 
   /** Whether the request is the proxy's, and for which endpoint and path. */
