@@ -13,6 +13,24 @@ import { API_KEY, HttpWorkerProc, addWorker, rawRequest, startHttpGateway, start
 
 const AUTH = { authorization: `Bearer ${API_KEY}` };
 
+/** What KEDA sees of an HTTP endpoint (REQUEST_COUNT 1) through one gateway's scaler: every StreamIsActive push
+ *  with its arrival time, and GetMetrics on demand. */
+function kedaWatch(scalerAddress: string, endpointId: string) {
+  const Ctor = loadScalerProto().ExternalScaler as grpc.ServiceClientConstructor;
+  const stub: any = new Ctor(scalerAddress, grpc.credentials.createInsecure());
+  const ref = { name: "so", namespace: "ns", scalerMetadata: { endpointId, scalerType: "REQUEST_COUNT", scalerValue: "1" } };
+  const seen: { result: boolean; at: number }[] = [];
+  const stream = stub.StreamIsActive(ref);
+  stream.on("data", (d: { result: boolean }) => seen.push({ result: d.result, at: Date.now() }));
+  stream.on("error", () => undefined);
+  const metric = () => new Promise<number>((resolve, reject) => stub.GetMetrics({ scaledObjectRef: ref, metricName: "m" }, (e: Error | null, r: any) => (e ? reject(e) : resolve(r.metricValues[0].metricValueFloat))));
+  const close = () => {
+    stream.cancel();
+    stub.close();
+  };
+  return { seen, metric, close };
+}
+
 describe("gateway: HTTP (load-balancing) endpoints", function () {
   this.timeout(60_000);
   let redis: TestRedis;
@@ -197,15 +215,7 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
   });
 
   it("from zero: a request is held while the worker starts and initializes (/ping 204), pushed to KEDA at once, then answered", async () => {
-    const Ctor = loadScalerProto().ExternalScaler as grpc.ServiceClientConstructor;
-    const stub: any = new Ctor(gw.scalerAddress, grpc.credentials.createInsecure());
-    const md = { endpointId: "cold", scalerType: "REQUEST_COUNT", scalerValue: "1" };
-    const ref = { name: "so", namespace: "ns", scalerMetadata: md };
-    const seen: { result: boolean; at: number }[] = [];
-    const stream = stub.StreamIsActive(ref);
-    stream.on("data", (d: { result: boolean }) => seen.push({ result: d.result, at: Date.now() }));
-    stream.on("error", () => undefined);
-    const metric = () => new Promise<number>((resolve, reject) => stub.GetMetrics({ scaledObjectRef: ref, metricName: "m" }, (e: Error | null, r: any) => (e ? reject(e) : resolve(r.metricValues[0].metricValueFloat))));
+    const { seen, metric, close } = kedaWatch(gw.scalerAddress, "cold");
     try {
       await until(async () => seen.length === 1, 3000, "initial state");
       assert.equal(seen[0].result, false);
@@ -231,8 +241,7 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
       assert.equal(seen[2].result, false, "back to idle once answered");
       assert.equal(await metric(), 0);
     } finally {
-      stream.cancel();
-      stub.close();
+      close();
     }
   });
 
@@ -242,14 +251,7 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
     const eps = [{ id: "split", workerToken: "worker-token-0-split", http: { port: 1, targetConcurrency: 1, queueTimeoutMs: 4_000 } }];
     const a = await startHttpGateway(redis.url, eps, { prefix });
     const b = await startHttpGateway(redis.url, eps, { prefix });
-    const Ctor = loadScalerProto().ExternalScaler as grpc.ServiceClientConstructor;
-    const stub: any = new Ctor(a.scalerAddress, grpc.credentials.createInsecure());
-    const ref = { name: "so", namespace: "ns", scalerMetadata: { endpointId: "split", scalerType: "REQUEST_COUNT", scalerValue: "1" } };
-    const seen: { result: boolean; at: number }[] = [];
-    const stream = stub.StreamIsActive(ref);
-    stream.on("data", (d: { result: boolean }) => seen.push({ result: d.result, at: Date.now() }));
-    stream.on("error", () => undefined);
-    const metric = () => new Promise<number>((resolve, reject) => stub.GetMetrics({ scaledObjectRef: ref, metricName: "m" }, (e: Error | null, r: any) => (e ? reject(e) : resolve(r.metricValues[0].metricValueFloat))));
+    const { seen, metric, close } = kedaWatch(a.scalerAddress, "split");
     try {
       await until(async () => seen.length === 1, 3000, "initial state");
       assert.equal(seen[0].result, false);
@@ -271,8 +273,7 @@ describe("gateway: HTTP (load-balancing) endpoints", function () {
       await c.catch(() => undefined);
       assert.equal(await metric(), 0, "b closed: its field is gone");
     } finally {
-      stream.cancel();
-      stub.close();
+      close();
       await a.close();
       await b.close();
     }
